@@ -1,0 +1,2 @@
+//! Riffle facade.
+pub use riffle_log as log;
