@@ -1,6 +1,65 @@
-//! # riffle-log — the built-in partitioned log
+//! # riffle-log — Riffle's built-in partitioned log
 //!
-//! (crate docs are written once the public API settles)
+//! A Kafka-compatible log in a library: topics split into partitions,
+//! partitions into segment files holding Kafka's **RecordBatch v2** bytes
+//! exactly as they travel on the wire (CRC-32C, gzip/snappy/lz4/zstd), with
+//! Kafka's sparse offset and time indexes beside them. On top: retention,
+//! compaction, idempotent producers and consumer groups with committed
+//! offsets.
+//!
+//! ```text
+//!  Producer ──send──► accumulator ──batch──► Partition::append ──► active segment (.log/.index/.timeindex)
+//!  (murmur2 / sticky)                        serialized per partition     │
+//!                                                                          ▼  high watermark published
+//!  Consumer ◄──poll── Partition::read (whole CRC-checked batches) ◄── sealed segments ◄── cleaner
+//!     │                                                                     (retention, compaction)
+//!     └── join/sync/heartbeat/commit ──► GroupCoordinator ──► __consumer_offsets (compacted topic)
+//! ```
+//!
+//! What it is not: a replicated, multi-broker cluster. One process owns a
+//! data directory; for replication point Riffle at a real Kafka cluster.
+//! Transactions (control batches, last stable offset) have room in the
+//! format and API but are not implemented yet.
+//!
+//! ## Example
+//! ```
+//! use riffle_log::{Log, LogConfig, TopicConfig, Record, Producer, ProducerConfig};
+//! use riffle_log::consumer::{Consumer, ConsumerConfig, OffsetReset};
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let dir = tempfile::tempdir().unwrap();
+//! let log = Log::open(dir.path(), LogConfig::default()).unwrap();
+//! log.create_topic("pageviews", TopicConfig::with_partitions(3)).unwrap();
+//!
+//! let producer = Producer::new(&log, ProducerConfig::default()).unwrap();
+//! for i in 0..100 {
+//!     producer.send("pageviews", Record::keyed(format!("user-{}", i % 7), "/home")).unwrap();
+//! }
+//! producer.flush().unwrap();
+//!
+//! let mut consumer = Consumer::new(&log, ConsumerConfig {
+//!     auto_offset_reset: OffsetReset::Earliest,
+//!     ..ConsumerConfig::group("dashboard")
+//! });
+//! consumer.subscribe(&["pageviews"]).unwrap();
+//! let mut seen = 0;
+//! while seen < 100 {
+//!     seen += consumer.poll(std::time::Duration::from_secs(1)).await.unwrap().len();
+//! }
+//! consumer.commit().unwrap();
+//! assert!(log.group_lag("dashboard").iter().all(|l| l.lag == Some(0)));
+//! consumer.close().unwrap();
+//! log.close().unwrap();
+//! # });
+//! ```
+//!
+//! ## Guarantees
+//! - Appends to one partition are serialized; different partitions append
+//!   in parallel. Offsets are dense per partition (compaction leaves gaps
+//!   but never renumbers).
+//! - An append is acknowledged when its [`Durability`] level holds.
+//! - Recovery validates the active segment after an unclean shutdown and
+//!   cuts a torn or corrupt tail (keeping the cut bytes beside the segment).
+//!   A corrupt batch is never served: reads fail with [`LogError::Corrupt`].
 
 pub mod batch;
 pub mod compaction;

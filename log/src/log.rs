@@ -99,7 +99,7 @@ pub(crate) struct LogInner {
     producer_ids: Mutex<(i64, i64)>,
     groups: Arc<GroupCoordinator>,
     closed: AtomicBool,
-    stop: (Mutex<bool>, Condvar),
+    stop: Arc<StopSignal>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     _lock: File,
 }
@@ -195,7 +195,7 @@ impl Log {
                 producer_ids: Mutex::new(producer_ids),
                 groups,
                 closed: AtomicBool::new(false),
-                stop: (Mutex::new(false), Condvar::new()),
+                stop: Arc::new(StopSignal::default()),
                 threads: Mutex::new(Vec::new()),
                 _lock: lock,
             }),
@@ -264,6 +264,12 @@ impl Log {
     /// # Errors
     /// [`LogError::UnknownTopic`], I/O errors.
     pub fn delete_topic(&self, name: &str) -> Result<()> {
+        if name == OFFSETS_TOPIC {
+            return Err(LogError::InvalidTopicName {
+                name: name.into(),
+                reason: "it is an internal topic holding consumer-group offsets and cannot be deleted".into(),
+            });
+        }
         let _admin = self.inner.admin.lock();
         let topic =
             self.inner.topics.write().remove(name).ok_or_else(|| LogError::UnknownTopic { topic: name.into() })?;
@@ -392,8 +398,7 @@ impl Log {
         if self.inner.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        *self.inner.stop.0.lock() = true;
-        self.inner.stop.1.notify_all();
+        self.inner.stop.stop();
         for h in self.inner.threads.lock().drain(..) {
             let _ = h.join();
         }
@@ -468,23 +473,50 @@ impl Log {
     }
 }
 
+/// Tells background threads to stop; they sleep on it between runs.
+#[derive(Debug, Default)]
+struct StopSignal {
+    stopped: Mutex<bool>,
+    cv: Condvar,
+}
+
+impl StopSignal {
+    fn stop(&self) {
+        *self.stopped.lock() = true;
+        self.cv.notify_all();
+    }
+
+    /// Sleeps up to `d`; returns true when stopped.
+    fn sleep(&self, d: Duration) -> bool {
+        let deadline = Instant::now() + d;
+        let mut stopped = self.stopped.lock();
+        while !*stopped && !self.cv.wait_until(&mut stopped, deadline).timed_out() {}
+        *stopped
+    }
+}
+
+impl Drop for LogInner {
+    fn drop(&mut self) {
+        // A log dropped without `close` still stops its threads (the next
+        // open then recovers the active segments).
+        self.stop.stop();
+    }
+}
+
+/// Runs `f` every `every` until the log stops or is dropped. The thread only
+/// holds the log while `f` runs.
 fn spawn_periodic(
     name: &str,
     weak: Weak<LogInner>,
     every: Duration,
     f: impl Fn(&Log) + Send + 'static,
 ) -> JoinHandle<()> {
-    let spawn = std::thread::Builder::new().name(name.to_string()).spawn(move || loop {
-        let Some(inner) = weak.upgrade() else { return };
-        {
-            let mut stopped = inner.stop.0.lock();
-            let deadline = Instant::now() + every;
-            while !*stopped && !inner.stop.1.wait_until(&mut stopped, deadline).timed_out() {}
-            if *stopped {
-                return;
-            }
+    let stop = weak.upgrade().map(|i| i.stop.clone()).unwrap_or_default();
+    let spawn = std::thread::Builder::new().name(name.to_string()).spawn(move || {
+        while !stop.sleep(every) {
+            let Some(inner) = weak.upgrade() else { return };
+            f(&Log { inner });
         }
-        f(&Log { inner });
     });
     match spawn {
         Ok(h) => h,

@@ -275,6 +275,7 @@ impl Partition {
         if records.is_empty() {
             return Err(LogError::InvalidBatch { reason: "a batch needs at least one record".into() });
         }
+        self.check_keys(records.iter().map(|r| r.key.is_some()))?;
         let now = now_ms();
         let mut b = BatchBuilder::with_capacity(
             opts.compression,
@@ -308,7 +309,22 @@ impl Partition {
                 reason: "produced batches need consecutive offset deltas 0..count".into(),
             });
         }
+        self.check_keys(recs.iter().map(|r| r.key.is_some()))?;
         self.append_trusted(bytes.to_vec())
+    }
+
+    /// Compacted topics need a key on every record (Kafka refuses them too:
+    /// compaction could never remove a keyless record).
+    pub(crate) fn check_keys(&self, mut has_key: impl Iterator<Item = bool>) -> Result<()> {
+        if self.config().cleanup_policy.compacts() && !has_key.all(|k| k) {
+            return Err(LogError::InvalidBatch {
+                reason: format!(
+                    "{}-{} is a compacted topic and cannot accept a record without a key; give every record a key",
+                    self.topic, self.index
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// Appends an encoded batch whose structure is known to be valid.

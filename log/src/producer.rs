@@ -256,8 +256,9 @@ impl Producer {
     /// key, or sticky (one partition per batch) without a key.
     ///
     /// # Errors
-    /// [`LogError::UnknownTopic`]; [`LogError::RecordTooLarge`] for a record
-    /// that alone exceeds the topic's `max.message.bytes`; errors of a batch
+    /// [`LogError::UnknownTopic`]; [`LogError::RecordTooLarge`] for an
+    /// uncompressed record that alone exceeds the topic's `max.message.bytes`
+    /// (compressed batches are checked when appended); errors of a batch
     /// that had to be appended to make room. Errors of the batch this record
     /// joins arrive through the returned future.
     pub fn send(&self, topic: &str, record: Record) -> Result<DeliveryFuture> {
@@ -289,7 +290,12 @@ impl Producer {
         let now = now_ms();
         let timestamp = record.timestamp.unwrap_or(now);
         let mut acc = t.accumulators[p as usize].lock();
+        acc.partition.check_keys(std::iter::once(record.key.is_some()))?;
         let max = acc.partition.config().max_message_bytes;
+        let alone = crate::batch::BATCH_HEADER_LEN + crate::record::encoded_len(&record, 0, 0);
+        if self.inner.config.compression == Compression::None && alone > max {
+            return Err(LogError::RecordTooLarge { topic: topic.into(), partition: p, size: alone, max });
+        }
         let size = acc.open.as_ref().map_or(0, |o| o.builder.size_of(&record, now));
         if let Some(open) = &acc.open {
             if open.builder.size() + size > self.inner.config.batch_size.min(max) {
