@@ -229,6 +229,11 @@ impl Log {
                 reason: "a topic needs between 1 and 100000 partitions".into(),
             });
         }
+        // The same rules as `alter_topic_config` and reopening (which parses
+        // topic.meta with `TopicConfig::set`): a value accepted here but
+        // refused there would make the whole data directory unopenable.
+        let mut checked = TopicConfig::default();
+        config.to_map().into_iter().try_for_each(|(k, v)| checked.set(k, &v))?;
         let _admin = self.inner.admin.lock();
         {
             let topics = self.inner.topics.read();

@@ -22,21 +22,23 @@ impl Partition {
         let config = self.config();
         let segs = self.segments_snapshot();
         let Some((_active, sealed)) = segs.split_last() else { return Ok(0) };
+        // Size first, then age on what is left (Kafka's order): one pass
+        // reaches the fixpoint, so an expired segment that only becomes the
+        // oldest once the size rule removed its predecessors goes now, not
+        // at the next cleaner run.
         let mut expired = 0;
-        if let Some(ms) = config.retention_ms {
-            expired = sealed.iter().take_while(|s| segment_time(s) < now_ms - ms).count();
-        }
         if let Some(limit) = config.retention_bytes {
             let mut size: u64 = segs.iter().map(|s| s.len()).sum();
-            let mut by_size = 0;
             for s in sealed {
                 if size < limit + s.len() {
                     break;
                 }
                 size -= s.len();
-                by_size += 1;
+                expired += 1;
             }
-            expired = expired.max(by_size);
+        }
+        if let Some(ms) = config.retention_ms {
+            expired += sealed[expired..].iter().take_while(|s| segment_time(s) < now_ms - ms).count();
         }
         if expired == 0 {
             return Ok(0);
