@@ -1,2 +1,26 @@
-//! Riffle facade.
+//! # Riffle
+//!
+//! A Kafka-compatible partitioned log, a streams engine and a ksqlDB-style
+//! SQL layer in one binary. This crate is the facade that re-exports the
+//! layers; the `riffle` command-line tool lives beside it (`src/main.rs`).
+//!
+//! ```text
+//!   riffle (CLI) ──► riffle::log (riffle-log: topics, partitions, producer,
+//!                                 consumer, consumer groups)
+//! ```
+//!
+//! Only the log exists so far:
+//!
+//! ```
+//! use riffle::log::{Log, LogConfig, TopicConfig, Producer, ProducerConfig, Record};
+//! let dir = tempfile::tempdir().unwrap();
+//! let log = Log::open(dir.path(), LogConfig::default()).unwrap();
+//! log.create_topic("pageviews", TopicConfig::with_partitions(3)).unwrap();
+//! let producer = Producer::new(&log, ProducerConfig::default()).unwrap();
+//! let delivery = producer.send("pageviews", Record::keyed("user-1", "/home")).unwrap();
+//! producer.flush().unwrap();
+//! assert_eq!(delivery.wait().unwrap().offset, 0);
+//! log.close().unwrap();
+//! ```
+
 pub use riffle_log as log;

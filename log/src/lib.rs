@@ -62,6 +62,7 @@
 //!   A corrupt batch is never served: reads fail with [`LogError::Corrupt`].
 
 pub mod batch;
+pub mod client;
 pub mod compaction;
 pub mod compression;
 pub mod config;
@@ -80,6 +81,7 @@ mod segment;
 pub mod topic;
 
 pub use batch::{decode_batch, BatchBuilder, BatchHeader, ProducerFields};
+pub use client::{Fetched, LogClient};
 pub use compaction::CompactionStats;
 pub use compression::Compression;
 pub use config::{Durability, LogConfig};

@@ -286,7 +286,7 @@ impl Partition {
             b.push(r, now);
         }
         let bytes = b.build(0).map_err(|e| LogError::Internal(format!("compression failed: {e}")))?;
-        self.append_trusted(bytes.to_vec())
+        self.append_trusted(Vec::from(bytes))
     }
 
     /// Appends a RecordBatch v2 received from outside (e.g. a Kafka producer):
@@ -310,13 +310,18 @@ impl Partition {
             });
         }
         self.check_keys(recs.iter().map(|r| r.key.is_some()))?;
-        self.append_trusted(bytes.to_vec())
+        self.append_trusted(Vec::from(bytes))
     }
 
     /// Compacted topics need a key on every record (Kafka refuses them too:
     /// compaction could never remove a keyless record).
     pub(crate) fn check_keys(&self, mut has_key: impl Iterator<Item = bool>) -> Result<()> {
-        if self.config().cleanup_policy.compacts() && !has_key.all(|k| k) {
+        self.check_keys_with(&self.config(), has_key.all(|k| k))
+    }
+
+    /// [`check_keys`](Self::check_keys) with a config the caller already holds.
+    pub(crate) fn check_keys_with(&self, config: &TopicConfig, all_keyed: bool) -> Result<()> {
+        if config.cleanup_policy.compacts() && !all_keyed {
             return Err(LogError::InvalidBatch {
                 reason: format!(
                     "{}-{} is a compacted topic and cannot accept a record without a key; give every record a key",

@@ -290,8 +290,9 @@ impl Producer {
         let now = now_ms();
         let timestamp = record.timestamp.unwrap_or(now);
         let mut acc = t.accumulators[p as usize].lock();
-        acc.partition.check_keys(std::iter::once(record.key.is_some()))?;
-        let max = acc.partition.config().max_message_bytes;
+        let config = acc.partition.config();
+        acc.partition.check_keys_with(&config, record.key.is_some())?;
+        let max = config.max_message_bytes;
         let alone = crate::batch::BATCH_HEADER_LEN + crate::record::encoded_len(&record, 0, 0);
         if self.inner.config.compression == Compression::None && alone > max {
             return Err(LogError::RecordTooLarge { topic: topic.into(), partition: p, size: alone, max });
@@ -339,7 +340,7 @@ impl Producer {
         let result = builder
             .build(0)
             .map_err(|e| LogError::Internal(format!("compression failed: {e}")))
-            .and_then(|bytes| acc.partition.append_trusted(bytes.to_vec()));
+            .and_then(|bytes| acc.partition.append_trusted(Vec::from(bytes)));
         match result {
             Ok(info) => {
                 if fields.producer_id != NO_PRODUCER_ID {

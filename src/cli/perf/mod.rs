@@ -1,0 +1,44 @@
+//! `riffle perf produce | consume`: end-to-end throughput and latency of the
+//! embedded log, in the spirit of `kafka-producer-perf-test` and
+//! `kafka-consumer-perf-test`.
+//!
+//! Figures use decimal units (1 MB = 10^6 bytes, like `dd`) and count
+//! record payload bytes (key + value), not batch overhead. With `--json`
+//! the human summary is skipped and the last line on stdout is one JSON
+//! object.
+
+mod consume;
+mod disk;
+mod latency;
+mod produce;
+
+use clap::Subcommand;
+
+pub use consume::ConsumePerfArgs;
+pub use produce::ProducePerfArgs;
+
+/// Performance tests.
+#[derive(Debug, Subcommand)]
+pub enum PerfCommand {
+    /// Produce N records of S bytes with one producer; report throughput,
+    /// send→ack latency and the disk's direct-IO write rate for comparison.
+    Produce(ProducePerfArgs),
+    /// Read a whole topic with one consumer; report throughput.
+    Consume(ConsumePerfArgs),
+}
+
+/// Runs a perf command.
+///
+/// # Errors
+/// Bad arguments, log errors, records that were not stored.
+pub async fn run(cmd: PerfCommand) -> anyhow::Result<()> {
+    match cmd {
+        PerfCommand::Produce(a) => produce::run(a).await,
+        PerfCommand::Consume(a) => consume::run(a).await,
+    }
+}
+
+/// Megabytes (10^6 bytes) per second.
+fn mb_per_s(bytes: u64, secs: f64) -> f64 {
+    bytes as f64 / 1e6 / secs.max(1e-9)
+}
