@@ -1,0 +1,123 @@
+//! [`LogClient`]: the one narrow interface through which the layers above
+//! (state stores, the engine) use a log. Riffle's embedded [`Log`]
+//! implements it in-process; a Kafka-cluster implementation (over the Kafka
+//! protocol) plugs in behind the same trait, so nothing above reaches into
+//! segment files.
+
+use std::sync::Arc;
+
+use crate::batch::BatchHeader;
+use crate::error::{LogError, Result};
+use crate::log::Log;
+use crate::partition::{AppendInfo, AppendOptions};
+use crate::record::{Record, StoredRecord};
+use crate::topic::TopicConfig;
+
+/// Records read from one partition.
+#[derive(Debug, Clone, Default)]
+pub struct Fetched {
+    /// Records at or after the requested offset (control records skipped).
+    pub records: Vec<StoredRecord>,
+    /// Where the next read should start (past compaction gaps and control
+    /// batches, so it always makes progress when something was read).
+    pub next_offset: i64,
+    /// The partition's high watermark at the time of the read.
+    pub high_watermark: i64,
+}
+
+/// What the engine and state stores need from a log.
+///
+/// Implementations are shared between threads. Appends to one partition
+/// from one caller are stored in call order.
+pub trait LogClient: Send + Sync + std::fmt::Debug {
+    /// Creates `topic` with `config` unless it exists; returns its partition
+    /// count (the existing one if it existed).
+    ///
+    /// # Errors
+    /// Invalid names or configs, I/O.
+    fn ensure_topic(&self, topic: &str, config: &TopicConfig) -> Result<i32>;
+
+    /// Partition count of an existing topic.
+    ///
+    /// # Errors
+    /// [`LogError::UnknownTopic`].
+    fn partition_count(&self, topic: &str) -> Result<i32>;
+
+    /// Appends records to one partition as one batch; acknowledged at the
+    /// log's durability level.
+    ///
+    /// # Errors
+    /// As [`Partition::append`](crate::Partition::append).
+    fn append(&self, topic: &str, partition: i32, records: &[Record]) -> Result<AppendInfo>;
+
+    /// Reads records from `offset`, about `max_bytes` worth.
+    ///
+    /// # Errors
+    /// [`LogError::OffsetOutOfRange`], corruption, unknown topic.
+    fn read(&self, topic: &str, partition: i32, offset: i64, max_bytes: usize) -> Result<Fetched>;
+
+    /// `(log start offset, high watermark)` of a partition.
+    ///
+    /// # Errors
+    /// Unknown topic or partition.
+    fn offsets(&self, topic: &str, partition: i32) -> Result<(i64, i64)>;
+}
+
+impl LogClient for Log {
+    fn ensure_topic(&self, topic: &str, config: &TopicConfig) -> Result<i32> {
+        Ok(Log::ensure_topic(self, topic, config.clone())?.partitions().len() as i32)
+    }
+
+    fn partition_count(&self, topic: &str) -> Result<i32> {
+        Ok(self.topic(topic)?.partitions().len() as i32)
+    }
+
+    fn append(&self, topic: &str, partition: i32, records: &[Record]) -> Result<AppendInfo> {
+        self.partition(topic, partition)?.append(records, &AppendOptions::default())
+    }
+
+    fn read(&self, topic: &str, partition: i32, offset: i64, max_bytes: usize) -> Result<Fetched> {
+        let p = self.partition(topic, partition)?;
+        let f = p.read(offset, max_bytes)?;
+        let mut next = offset;
+        let mut records = Vec::new();
+        for b in f.batches() {
+            let (h, recs): (BatchHeader, _) = crate::batch::decode_batch(&b).map_err(|reason| LogError::Corrupt {
+                topic: topic.to_string(),
+                partition,
+                offset,
+                path: p.dir().to_path_buf(),
+                position: 0,
+                reason,
+            })?;
+            if !h.is_control() {
+                records.extend(recs.into_iter().filter(|r| r.offset >= offset));
+            }
+            next = next.max(h.next_offset());
+        }
+        Ok(Fetched { records, next_offset: next, high_watermark: f.high_watermark })
+    }
+
+    fn offsets(&self, topic: &str, partition: i32) -> Result<(i64, i64)> {
+        let p = self.partition(topic, partition)?;
+        Ok((p.log_start_offset(), p.high_watermark()))
+    }
+}
+
+impl<T: LogClient + ?Sized> LogClient for Arc<T> {
+    fn ensure_topic(&self, topic: &str, config: &TopicConfig) -> Result<i32> {
+        (**self).ensure_topic(topic, config)
+    }
+    fn partition_count(&self, topic: &str) -> Result<i32> {
+        (**self).partition_count(topic)
+    }
+    fn append(&self, topic: &str, partition: i32, records: &[Record]) -> Result<AppendInfo> {
+        (**self).append(topic, partition, records)
+    }
+    fn read(&self, topic: &str, partition: i32, offset: i64, max_bytes: usize) -> Result<Fetched> {
+        (**self).read(topic, partition, offset, max_bytes)
+    }
+    fn offsets(&self, topic: &str, partition: i32) -> Result<(i64, i64)> {
+        (**self).offsets(topic, partition)
+    }
+}
