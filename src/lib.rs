@@ -5,11 +5,13 @@
 //! layers; the `riffle` command-line tool lives beside it (`src/main.rs`).
 //!
 //! ```text
-//!   riffle (CLI) ──► riffle::log (riffle-log: topics, partitions, producer,
-//!                                 consumer, consumer groups)
+//!   riffle (CLI) ──► riffle::log   (riffle-log: topics, partitions, producer,
+//!                                   consumer, consumer groups)
+//!                ──► riffle::state (riffle-state: RocksDB / in-memory stores,
+//!                                   cache, changelogs, restore)
 //! ```
 //!
-//! Only the log exists so far:
+//! The log and the state stores exist so far:
 //!
 //! ```
 //! use riffle::log::{Log, LogConfig, TopicConfig, Producer, ProducerConfig, Record};
@@ -24,3 +26,4 @@
 //! ```
 
 pub use riffle_log as log;
+pub use riffle_state as state;

@@ -2,6 +2,7 @@
 //! batch to a partition, and reading batches back.
 //!
 //! Run: `cargo bench -p riffle-log --bench log_append`.
+#![allow(missing_docs)] // criterion_group! generates undocumented items
 
 use std::hint::black_box;
 

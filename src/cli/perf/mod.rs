@@ -1,5 +1,5 @@
-//! `riffle perf produce | consume`: end-to-end throughput and latency of the
-//! embedded log, in the spirit of `kafka-producer-perf-test` and
+//! `riffle perf produce | consume | state`: end-to-end throughput and latency of the
+//! embedded log and the state stores, in the spirit of `kafka-producer-perf-test` and
 //! `kafka-consumer-perf-test`.
 //!
 //! Figures use decimal units (1 MB = 10^6 bytes, like `dd`) and count
@@ -11,11 +11,13 @@ mod consume;
 mod disk;
 mod latency;
 mod produce;
+mod state;
 
 use clap::Subcommand;
 
 pub use consume::ConsumePerfArgs;
 pub use produce::ProducePerfArgs;
+pub use state::StatePerfArgs;
 
 /// Performance tests.
 #[derive(Debug, Subcommand)]
@@ -25,6 +27,9 @@ pub enum PerfCommand {
     Produce(ProducePerfArgs),
     /// Read a whole topic with one consumer; report throughput.
     Consume(ConsumePerfArgs),
+    /// State stores: puts through store + changelog vs raw RocksDB, gets,
+    /// scans, restore, peak RSS.
+    State(StatePerfArgs),
 }
 
 /// Runs a perf command.
@@ -35,6 +40,7 @@ pub async fn run(cmd: PerfCommand) -> anyhow::Result<()> {
     match cmd {
         PerfCommand::Produce(a) => produce::run(a).await,
         PerfCommand::Consume(a) => consume::run(a).await,
+        PerfCommand::State(a) => tokio::task::block_in_place(|| state::run(a)),
     }
 }
 
