@@ -70,6 +70,8 @@ pub mod consumer;
 pub mod error;
 pub mod group;
 mod index;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 pub mod log;
 pub mod partition;
 pub mod partitioner;

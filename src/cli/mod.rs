@@ -4,6 +4,7 @@
 //! [`DataDirArg`] and [`with_log`], which opens the log, runs the command
 //! and closes the log cleanly whatever the command's outcome.
 
+mod broker;
 mod consume;
 mod groups;
 mod perf;
@@ -43,6 +44,8 @@ enum Command {
     /// Performance tests in the spirit of kafka-*-perf-test.
     #[command(subcommand)]
     Perf(perf::PerfCommand),
+    /// Run the log as a Kafka broker (Kafka wire protocol) until Ctrl-C.
+    Broker(broker::BrokerArgs),
 }
 
 /// The `--data-dir` option every subcommand takes.
@@ -65,6 +68,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Consume(a) => consume::run(a).await,
         Command::Groups(c) => groups::run(c),
         Command::Perf(c) => perf::run(c).await,
+        Command::Broker(a) => broker::run(a).await,
     }
 }
 

@@ -1,0 +1,206 @@
+//! The Kafka listener against malformed input on raw TCP sockets: every bad
+//! frame gets an error response or a closed connection, the broker keeps
+//! serving other connections, and nothing large is allocated on a peer's say.
+
+#![cfg(feature = "kafka")]
+#![allow(clippy::unwrap_used)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use bytes::{BufMut, BytesMut};
+use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ProduceRequest, RequestHeader};
+use kafka_protocol::protocol::{Encodable, StrBytes};
+use riffle_log::kafka::{KafkaConfig, KafkaServer};
+use riffle_log::{BatchBuilder, Compression, Log, LogConfig, Record, TopicConfig};
+
+struct Fixture {
+    rt: tokio::runtime::Runtime,
+    server: Option<KafkaServer>,
+    log: Log,
+    _dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new(max_request_bytes: usize) -> Fixture {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let log = Log::open(dir.path(), LogConfig::default()).unwrap();
+        log.create_topic("t", TopicConfig::with_partitions(1)).unwrap();
+        let mut config = KafkaConfig::local("127.0.0.1:0".parse().unwrap());
+        config.max_request_bytes = max_request_bytes;
+        let server = rt.block_on(KafkaServer::bind(log.clone(), config)).unwrap();
+        Fixture { rt, server: Some(server), log, _dir: dir }
+    }
+
+    fn addr(&self) -> SocketAddr {
+        self.server.as_ref().unwrap().local_addr()
+    }
+
+    fn connect(&self) -> TcpStream {
+        let s = TcpStream::connect(self.addr()).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s
+    }
+
+    /// The broker still answers a well-formed ApiVersions on a new connection.
+    fn assert_alive(&self) {
+        let mut s = self.connect();
+        s.write_all(&request(ApiKey::ApiVersions, 3, 7, &ApiVersionsRequest::default())).unwrap();
+        let resp = read_response(&mut s).expect("ApiVersions answered");
+        assert_eq!(&resp[0..4], &7i32.to_be_bytes(), "correlation id");
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        if let Some(s) = self.server.take() {
+            self.rt.block_on(s.shutdown());
+        }
+        let _ = self.log.close();
+    }
+}
+
+fn request<R: Encodable>(api: ApiKey, version: i16, correlation_id: i32, body: &R) -> Vec<u8> {
+    let mut h = RequestHeader::default();
+    h.request_api_key = api as i16;
+    h.request_api_version = version;
+    h.correlation_id = correlation_id;
+    h.client_id = Some(StrBytes::from_static_str("robustness"));
+    let mut buf = BytesMut::new();
+    buf.put_i32(0);
+    h.encode(&mut buf, api.request_header_version(version)).unwrap();
+    body.encode(&mut buf, version).unwrap();
+    let len = (buf.len() - 4) as i32;
+    buf[0..4].copy_from_slice(&len.to_be_bytes());
+    buf.to_vec()
+}
+
+/// One response frame (without its length), or `None` if the connection closed.
+fn read_response(s: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut len = [0u8; 4];
+    s.read_exact(&mut len).ok()?;
+    let mut body = vec![0u8; i32::from_be_bytes(len) as usize];
+    s.read_exact(&mut body).ok()?;
+    Some(body)
+}
+
+fn assert_closed(s: &mut TcpStream) {
+    let mut buf = [0u8; 16];
+    match s.read(&mut buf) {
+        Ok(0) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        other => panic!("expected the connection to be closed, got {other:?}"),
+    }
+}
+
+#[test]
+fn oversized_and_negative_frame_lengths_close_the_connection() {
+    let f = Fixture::new(1024);
+    for len in [1025i32, i32::MAX, -1, i32::MIN] {
+        let mut s = f.connect();
+        s.write_all(&len.to_be_bytes()).unwrap();
+        assert_closed(&mut s);
+    }
+    // A request just over socket.request.max.bytes, fully sent.
+    let mut s = f.connect();
+    let mut frame = 2000i32.to_be_bytes().to_vec();
+    frame.extend(std::iter::repeat_n(0u8, 2000));
+    let _ = s.write_all(&frame);
+    assert_closed(&mut s);
+    f.assert_alive();
+}
+
+#[test]
+fn truncated_frames_and_short_headers_are_survived() {
+    let f = Fixture::new(1 << 20);
+    // Announces 100 bytes, sends 10, hangs up.
+    let mut s = f.connect();
+    s.write_all(&100i32.to_be_bytes()).unwrap();
+    s.write_all(&[0u8; 10]).unwrap();
+    drop(s);
+    // A frame shorter than a request header.
+    let mut s = f.connect();
+    s.write_all(&3i32.to_be_bytes()).unwrap();
+    s.write_all(&[0, 18, 0]).unwrap();
+    assert_closed(&mut s);
+    // A valid header whose body is cut short (ApiVersions v3 needs strings).
+    let mut full = request(ApiKey::ApiVersions, 3, 1, &ApiVersionsRequest::default());
+    full.truncate(full.len() - 2);
+    let len = (full.len() - 4) as i32;
+    full[0..4].copy_from_slice(&len.to_be_bytes());
+    let mut s = f.connect();
+    s.write_all(&full).unwrap();
+    assert_closed(&mut s);
+    f.assert_alive();
+}
+
+#[test]
+fn unknown_api_keys_and_versions_close_the_connection() {
+    let f = Fixture::new(1 << 20);
+    for (key, version) in [(999i16, 0i16), (-5, 0), (ApiKey::Produce as i16, 0), (ApiKey::Fetch as i16, 99)] {
+        let mut s = f.connect();
+        let mut frame = BytesMut::new();
+        frame.put_i32(10);
+        frame.put_i16(key);
+        frame.put_i16(version);
+        frame.put_i32(42);
+        frame.put_i16(-1);
+        s.write_all(&frame).unwrap();
+        assert_closed(&mut s);
+    }
+    f.assert_alive();
+}
+
+#[test]
+fn unsupported_api_versions_version_gets_a_v0_error_body() {
+    let f = Fixture::new(1 << 20);
+    let mut s = f.connect();
+    let mut frame = BytesMut::new();
+    frame.put_i32(0);
+    frame.put_i16(ApiKey::ApiVersions as i16);
+    frame.put_i16(77);
+    frame.put_i32(5);
+    frame.put_i16(-1);
+    frame.put_u8(0);
+    let len = (frame.len() - 4) as i32;
+    frame[0..4].copy_from_slice(&len.to_be_bytes());
+    s.write_all(&frame).unwrap();
+    let resp = read_response(&mut s).expect("an answer");
+    assert_eq!(&resp[0..4], &5i32.to_be_bytes());
+    // v0 body: error_code then a non-compact array of (key, min, max).
+    assert_eq!(i16::from_be_bytes([resp[4], resp[5]]), 35, "UNSUPPORTED_VERSION");
+    let n = i32::from_be_bytes([resp[6], resp[7], resp[8], resp[9]]);
+    assert!(n > 10);
+    assert_eq!(resp.len(), 10 + n as usize * 6, "nothing but the v0 body");
+}
+
+#[test]
+fn produce_with_lying_record_count_is_refused_not_stored() {
+    let f = Fixture::new(1 << 20);
+    let mut b = BatchBuilder::new(Compression::None);
+    b.push(&Record::value("only-one"), 0);
+    let mut batch = b.build(0).unwrap().to_vec();
+    // recordCount at byte 57 claims a million records; fix the CRC so only
+    // the count is wrong.
+    batch[57..61].copy_from_slice(&1_000_000i32.to_be_bytes());
+    let crc = crc32c::crc32c(&batch[21..]);
+    batch[17..21].copy_from_slice(&crc.to_be_bytes());
+    let mut req = ProduceRequest::default();
+    req.acks = 1;
+    req.timeout_ms = 1000;
+    let mut pd = kafka_protocol::messages::produce_request::PartitionProduceData::default();
+    pd.index = 0;
+    pd.records = Some(batch.into());
+    let mut td = kafka_protocol::messages::produce_request::TopicProduceData::default();
+    td.name = kafka_protocol::messages::TopicName(StrBytes::from_static_str("t"));
+    td.partition_data = vec![pd];
+    req.topic_data = vec![td];
+    let mut s = f.connect();
+    s.write_all(&request(ApiKey::Produce, 9, 3, &req)).unwrap();
+    let resp = read_response(&mut s).expect("a produce response");
+    assert_eq!(&resp[0..4], &3i32.to_be_bytes());
+    assert_eq!(f.log.partition("t", 0).unwrap().high_watermark(), 0, "nothing stored");
+    f.assert_alive();
+}

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Interop tests: real Kafka clients (kcat, confluent-kafka, kafka-python,
+# aiokafka) against a freshly started `riffle broker`.
+#
+#   tests/interop/run.sh            install clients, build, run everything
+#   SKIP_INSTALL=1 tests/interop/run.sh   clients already installed
+#   SKIP_BUILD=1 tests/interop/run.sh     use the riffle binary already built
+#   BROKER=host:port tests/interop/run.sh  test an already running broker
+#                                          (e.g. Tansu, for a differential run)
+#
+# Exits non-zero if any client script reports a failure.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/riffle-target}
+
+if [ -z "${SKIP_INSTALL:-}" ]; then
+  if ! command -v kcat >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq kcat >/dev/null
+  fi
+  python3 -m pip install -q confluent-kafka 'kafka-python' aiokafka lz4 python-snappy zstandard crc32c cramjam
+fi
+
+BROKER_PID=""
+cleanup() {
+  if [ -n "$BROKER_PID" ]; then kill "$BROKER_PID" 2>/dev/null || true; wait "$BROKER_PID" 2>/dev/null || true; fi
+  [ -n "${DATA:-}" ] && rm -rf "$DATA"
+}
+trap cleanup EXIT
+
+if [ -z "${BROKER:-}" ]; then
+  [ -n "${SKIP_BUILD:-}" ] || (cd "$ROOT" && cargo build --release --bin riffle)
+  DATA=$(mktemp -d)
+  # Port 0: the broker picks a free loopback port and prints it.
+  "$CARGO_TARGET_DIR/release/riffle" broker --data-dir "$DATA/data" --kafka 127.0.0.1:0 >"$DATA/broker.out" 2>"$DATA/broker.err" &
+  BROKER_PID=$!
+  for _ in $(seq 1 100); do
+    BROKER=$(sed -n 's/^riffle broker: Kafka listener on //p' "$DATA/broker.out")
+    [ -n "$BROKER" ] && break
+    sleep 0.1
+  done
+  [ -n "$BROKER" ] || { echo "riffle broker did not start:"; cat "$DATA/broker.err"; exit 1; }
+fi
+echo "interop: testing the broker at $BROKER"
+
+FAILED=()
+run() {
+  local name=$1; shift
+  echo "=== $name"
+  if ! "$@"; then FAILED+=("$name"); fi
+}
+run kcat "$HERE/kcat_test.sh" "$BROKER"
+run confluent-kafka timeout 600 python3 "$HERE/confluent_test.py" "$BROKER"
+run kafka-python timeout 600 python3 "$HERE/kafka_python_test.py" "$BROKER"
+run aiokafka timeout 600 python3 "$HERE/aiokafka_test.py" "$BROKER"
+
+if [ -n "$BROKER_PID" ] && ! kill -0 "$BROKER_PID" 2>/dev/null; then
+  echo "the broker died during the tests:"; tail -20 "$DATA/broker.err"; FAILED+=(broker-alive)
+fi
+if [ ${#FAILED[@]} -gt 0 ]; then
+  echo "interop: FAILED: ${FAILED[*]}"
+  exit 1
+fi
+echo "interop: all client suites passed"
