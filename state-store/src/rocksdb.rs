@@ -88,10 +88,18 @@ impl std::fmt::Debug for RocksDbBackend {
 }
 
 fn cf_options(memory: &StateMemory) -> Options {
+    // Bounded memory: index and filter blocks live in the shared cache, in
+    // its high-priority pool so data blocks and memtable reservations cannot
+    // evict them; both are partitioned so a lookup reads small partitions,
+    // not a whole file's filter, and only the top level stays pinned.
     let mut table = BlockBasedOptions::default();
     table.set_block_cache(&memory.cache);
     table.set_cache_index_and_filter_blocks(true);
-    table.set_pin_l0_filter_and_index_blocks_in_cache(true);
+    table.set_cache_index_and_filter_blocks_with_high_priority(true);
+    table.set_pin_top_level_index_and_filter(true);
+    table.set_index_type(rocksdb::BlockBasedIndexType::TwoLevelIndexSearch);
+    table.set_partition_filters(true);
+    table.set_metadata_block_size(4096);
     table.set_bloom_filter(10.0, false);
     table.set_block_size(16 * 1024);
     let mut o = Options::default();
