@@ -111,7 +111,7 @@ pub fn run(args: StatePerfArgs) -> anyhow::Result<()> {
     let value = vec![b'v'; args.value_size];
     let say = |s: String| {
         if !args.json {
-            println!("{s}");
+            println!("{s}  [rss {} MiB, cache {} MiB]", rss_kb("VmRSS:").unwrap_or(0) / 1024, memory.usage() >> 20);
         }
     };
 
