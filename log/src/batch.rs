@@ -194,6 +194,55 @@ pub fn set_log_append_time(batch: &mut [u8], ts: i64) {
     batch[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
 }
 
+/// A transaction marker (control record type 0 = ABORT, 1 = COMMIT).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ControlType {
+    /// The transaction's records are to be skipped by `read_committed` readers.
+    Abort,
+    /// The transaction's records become visible.
+    Commit,
+}
+
+/// Builds a control batch holding one transaction marker, as Kafka writes
+/// it: attributes transactional + control, no sequence, one record whose key
+/// is `version: i16 = 0, type: i16` and whose value is Kafka's
+/// `EndTxnMarker` (`version: i16 = 0, coordinator_epoch: i32`).
+pub fn control_batch(producer_id: i64, producer_epoch: i16, kind: ControlType, ts: i64) -> Bytes {
+    let mut key = Vec::with_capacity(4);
+    key.extend_from_slice(&0i16.to_be_bytes());
+    key.extend_from_slice(&(kind as i16).to_be_bytes());
+    let mut value = Vec::with_capacity(6);
+    value.extend_from_slice(&0i16.to_be_bytes());
+    value.extend_from_slice(&0i32.to_be_bytes());
+    let mut b = BatchBuilder::new(Compression::None);
+    b.set_producer(ProducerFields { producer_id, producer_epoch, base_sequence: NO_SEQUENCE, transactional: true });
+    b.push(&Record { key: Some(key.into()), value: Some(value.into()), timestamp: Some(ts), ..Default::default() }, ts);
+    // An uncompressed build cannot fail.
+    let mut buf = b.build(0).map(Vec::from).unwrap_or_default();
+    if buf.len() >= BATCH_HEADER_LEN {
+        let attrs = i16::from_be_bytes([buf[ATTRIBUTES_OFFSET], buf[ATTRIBUTES_OFFSET + 1]]) | CONTROL_BIT;
+        buf[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2].copy_from_slice(&attrs.to_be_bytes());
+        let crc = compute_crc(&buf);
+        buf[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+    }
+    Bytes::from(buf)
+}
+
+/// The marker type of a control batch (`None` if it is not one, or its
+/// first record's key is not a marker key).
+pub fn control_type(batch: &[u8]) -> Option<ControlType> {
+    let (h, recs) = decode_batch(&Bytes::copy_from_slice(batch)).ok()?;
+    if !h.is_control() {
+        return None;
+    }
+    let key = recs.first()?.key.as_ref()?;
+    match key.get(2..4)? {
+        [0, 0] => Some(ControlType::Abort),
+        [0, 1] => Some(ControlType::Commit),
+        _ => None,
+    }
+}
+
 /// Idempotence / transaction fields written into a batch header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProducerFields {
@@ -350,6 +399,63 @@ impl BatchBuilder {
     }
 }
 
+/// Checks a whole batch as [`decode_batch`] does (CRC, codec, every
+/// record's structure, offset deltas, record count) without building the
+/// records. Returns the header and whether every record has a key.
+///
+/// The decompressed section goes to a per-thread buffer that is reused, so
+/// validating a produced batch allocates nothing in the steady state.
+///
+/// # Errors
+/// A message saying what is malformed (never panics on any input).
+pub fn validate_batch(batch: &[u8]) -> Result<(BatchHeader, bool), String> {
+    thread_local! {
+        static SECTION: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let h = BatchHeader::parse(batch)?;
+    if batch.len() < h.total_len() {
+        return Err(format!("batch claims {} bytes but only {} are present", h.total_len(), batch.len()));
+    }
+    let batch = &batch[..h.total_len()];
+    verify_crc(batch, &h)?;
+    let codec = h.compression().ok_or_else(|| format!("unknown compression codec {}", h.attributes & 7))?;
+    if codec == Compression::None {
+        return walk_records(&h, &batch[BATCH_HEADER_LEN..]).map(|k| (h, k));
+    }
+    SECTION.with(|buf| {
+        let mut buf = buf.borrow_mut();
+        codec.decompress_into(&batch[BATCH_HEADER_LEN..], &mut buf)?;
+        let all_keyed = walk_records(&h, &buf);
+        if buf.capacity() > 16 << 20 {
+            // Do not keep a rare huge batch's memory for the thread's life.
+            *buf = Vec::new();
+        }
+        all_keyed.map(|k| (h, k))
+    })
+}
+
+/// Walks a record section; returns whether every record has a key.
+fn walk_records(h: &BatchHeader, section: &[u8]) -> Result<bool, String> {
+    if h.record_count as usize > section.len() / 7 + 1 {
+        return Err(format!("record count {} is larger than the payload can hold", h.record_count));
+    }
+    let mut cur = Cursor::new(section);
+    let mut prev_delta = -1i64;
+    let mut all_keyed = true;
+    for i in 0..h.record_count {
+        let (od, has_key) = record::skip_record(&mut cur).map_err(|e| format!("record {i}: {e}"))?;
+        if (od as i64) <= prev_delta || od > h.last_offset_delta {
+            return Err(format!("record {i}: offset delta {od} is out of order or past lastOffsetDelta"));
+        }
+        prev_delta = od as i64;
+        all_keyed &= has_key;
+    }
+    if cur.remaining() != 0 {
+        return Err(format!("{} stray bytes after the last record", cur.remaining()));
+    }
+    Ok(all_keyed)
+}
+
 /// Decodes a whole batch: checks CRC and structure, decompresses, and
 /// returns its records with absolute offsets and final timestamps.
 ///
@@ -482,5 +588,19 @@ mod tests {
         assert_eq!(h.total_len(), bytes.len());
         // 61-byte header + record: len(1) attrs(1) tsΔ(1) offΔ(1) klen(1) k(1) vlen(1) v(1) hdrs(1) = 9.
         assert_eq!(bytes.len(), 61 + 9);
+    }
+
+    #[test]
+    fn control_batches_carry_the_marker_type() {
+        for kind in [ControlType::Abort, ControlType::Commit] {
+            let b = control_batch(7, 3, kind, 1_000);
+            let h = BatchHeader::parse(&b).unwrap();
+            assert!(h.is_control() && h.is_transactional());
+            assert_eq!((h.producer_id, h.producer_epoch, h.base_sequence), (7, 3, NO_SEQUENCE));
+            verify_crc(&b, &h).unwrap();
+            assert_eq!(control_type(&b), Some(kind));
+            let (_, recs) = decode_batch(&b).unwrap();
+            assert_eq!(recs[0].value.as_deref(), Some(&[0u8, 0, 0, 0, 0, 0][..]));
+        }
     }
 }

@@ -106,16 +106,30 @@ impl Compression {
     /// # Errors
     /// A message saying what is malformed.
     pub fn decompress(self, data: &[u8]) -> Result<Vec<u8>, String> {
-        let bounded = |r: &mut dyn Read| -> Result<Vec<u8>, String> {
-            let mut out = Vec::with_capacity(data.len() * 2);
-            r.take(MAX_DECOMPRESSED as u64 + 1).read_to_end(&mut out).map_err(|e| e.to_string())?;
+        let mut out = Vec::with_capacity(data.len() * 2);
+        self.decompress_into(data, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`decompress`](Self::decompress) into `out` (cleared first), so a
+    /// caller can reuse one buffer across batches.
+    ///
+    /// # Errors
+    /// A message saying what is malformed.
+    pub fn decompress_into(self, data: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+        out.clear();
+        let mut bounded = |r: &mut dyn Read| -> Result<(), String> {
+            r.take(MAX_DECOMPRESSED as u64 + 1).read_to_end(out).map_err(|e| e.to_string())?;
             if out.len() > MAX_DECOMPRESSED {
                 return Err(format!("decompresses to more than {MAX_DECOMPRESSED} bytes"));
             }
-            Ok(out)
+            Ok(())
         };
         match self {
-            Compression::None => Ok(data.to_vec()),
+            Compression::None => {
+                out.extend_from_slice(data);
+                Ok(())
+            }
             Compression::Gzip => bounded(&mut flate2::read::GzDecoder::new(data)).map_err(|e| format!("gzip: {e}")),
             Compression::Lz4 => {
                 bounded(&mut lz4_flex::frame::FrameDecoder::new(data)).map_err(|e| format!("lz4: {e}"))
@@ -124,7 +138,10 @@ impl Compression {
                 let mut d = zstd::stream::read::Decoder::new(data).map_err(|e| format!("zstd: {e}"))?;
                 bounded(&mut d).map_err(|e| format!("zstd: {e}"))
             }
-            Compression::Snappy => snappy_decompress(data).map_err(|e| format!("snappy: {e}")),
+            Compression::Snappy => {
+                *out = snappy_decompress(data).map_err(|e| format!("snappy: {e}"))?;
+                Ok(())
+            }
         }
     }
 }

@@ -134,6 +134,16 @@ pub enum LogError {
         /// Human explanation.
         reason: String,
     },
+    /// A transaction-coordinator request that the coordinator refuses.
+    #[error("transactional id {transactional_id:?}: {reason}")]
+    Transaction {
+        /// The transactional id.
+        transactional_id: String,
+        /// The Kafka error this maps to.
+        code: TxnErrorCode,
+        /// Human explanation.
+        reason: String,
+    },
     /// The log (or a producer/consumer) was closed.
     #[error("the log is closed")]
     Closed,
@@ -176,6 +186,22 @@ pub enum LogError {
     /// A broken invariant: a bug in Riffle. Please report it.
     #[error("internal error (a bug in riffle): {0}")]
     Internal(String),
+}
+
+/// Kafka error codes that transaction-coordinator operations map to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TxnErrorCode {
+    /// The producer's epoch is older than the transactional id's current
+    /// one: another producer with the same id took over. Fatal for the
+    /// producer; close it.
+    ProducerFenced,
+    /// The producer id does not belong to this transactional id; call
+    /// InitProducerId again.
+    InvalidProducerIdMapping,
+    /// The request does not fit the transaction's state (e.g. EndTxn with
+    /// no transaction open).
+    InvalidTxnState,
 }
 
 /// Kafka error codes that group operations map to, so the wire listener can

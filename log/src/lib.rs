@@ -4,8 +4,10 @@
 //! partitions into segment files holding Kafka's **RecordBatch v2** bytes
 //! exactly as they travel on the wire (CRC-32C, gzip/snappy/lz4/zstd), with
 //! Kafka's sparse offset and time indexes beside them. On top: retention,
-//! compaction, idempotent producers and consumer groups with committed
-//! offsets.
+//! compaction, idempotent producers, consumer groups with committed
+//! offsets, and transactions (a coordinator persisted in
+//! `__transaction_state`, COMMIT/ABORT control batches, the last stable
+//! offset and the aborted-transaction index for `read_committed` readers).
 //!
 //! ```text
 //!  Producer ──send──► accumulator ──batch──► Partition::append ──► active segment (.log/.index/.timeindex)
@@ -18,8 +20,9 @@
 //!
 //! What it is not: a replicated, multi-broker cluster. One process owns a
 //! data directory; for replication point Riffle at a real Kafka cluster.
-//! Transactions (control batches, last stable offset) have room in the
-//! format and API but are not implemented yet.
+//! The in-process [`Consumer`] reads uncommitted data (it skips control
+//! batches but does not filter aborted transactions); `read_committed` is
+//! served to Kafka clients by the wire listener.
 //!
 //! ## Example
 //! ```
@@ -77,20 +80,23 @@ pub mod partition;
 pub mod partitioner;
 pub mod producer;
 mod producer_state;
+mod txn;
 pub mod record;
 mod retention;
 mod segment;
 pub mod topic;
 
-pub use batch::{decode_batch, BatchBuilder, BatchHeader, ProducerFields};
+pub use batch::{control_batch, control_type, decode_batch, BatchBuilder, BatchHeader, ControlType, ProducerFields};
 pub use client::{Fetched, LogClient};
 pub use compaction::CompactionStats;
 pub use compression::Compression;
 pub use config::{Durability, LogConfig};
-pub use error::{GroupErrorCode, LogError, Result};
+pub use error::{GroupErrorCode, LogError, Result, TxnErrorCode};
 pub use consumer::{Consumer, ConsumerConfig, ConsumerRecord, OffsetReset};
 pub use log::{GroupPartitionLag, Log, PartitionInfo, Topic, TopicId, OFFSETS_TOPIC};
 pub use partition::{AppendInfo, AppendOptions, FetchedBatches, Partition};
+pub use producer_state::AbortedTxn;
+pub use txn::{TxnState, TRANSACTION_STATE_TOPIC};
 pub use partitioner::{murmur2, partition_for_key};
 pub use producer::{DeliveryFuture, DeliveryResult, Producer, ProducerConfig, RecordMetadata};
 pub use record::{Header, Record, StoredRecord};

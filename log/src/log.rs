@@ -28,6 +28,7 @@ use crate::partitioner::partition_for_key;
 use crate::record::Record;
 use crate::segment::write_file_synced;
 use crate::topic::{collision_form, validate_topic_name, TopicConfig};
+use crate::txn::{TxnCoordinator, TRANSACTION_STATE_TOPIC};
 
 /// Name of the internal compacted topic holding committed group offsets.
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
@@ -98,6 +99,7 @@ pub(crate) struct LogInner {
     admin: Mutex<()>,
     producer_ids: Mutex<(i64, i64)>,
     groups: Arc<GroupCoordinator>,
+    txns: TxnCoordinator,
     closed: AtomicBool,
     stop: Arc<StopSignal>,
     threads: Mutex<Vec<JoinHandle<()>>>,
@@ -186,6 +188,16 @@ impl Log {
             Arc::new(OffsetsTopic { topic: offsets_topic.clone() }),
         ));
         replay_offsets(&groups, &offsets_topic)?;
+        let txn_topic = match topics.get(TRANSACTION_STATE_TOPIC) {
+            Some(t) => t.clone(),
+            None => {
+                let c = TopicConfig::compacted(1);
+                let t = Arc::new(create_topic_files(&dir, TRANSACTION_STATE_TOPIC, c, config.durability)?);
+                topics.insert(TRANSACTION_STATE_TOPIC.to_string(), t.clone());
+                t
+            }
+        };
+        let txns = TxnCoordinator::load(txn_topic)?;
         let log = Log {
             inner: Arc::new(LogInner {
                 dir,
@@ -194,12 +206,16 @@ impl Log {
                 admin: Mutex::new(()),
                 producer_ids: Mutex::new(producer_ids),
                 groups,
+                txns,
                 closed: AtomicBool::new(false),
                 stop: Arc::new(StopSignal::default()),
                 threads: Mutex::new(Vec::new()),
                 _lock: lock,
             }),
         };
+        if let Err(e) = log.recover_transactions() {
+            tracing::error!(error = %e, "cannot complete transactions left in Prepare; they stay pending");
+        }
         log.start_background();
         Ok(log)
     }
@@ -367,6 +383,11 @@ impl Log {
         Ok((id, 0))
     }
 
+    /// The transaction coordinator's state (see `txn.rs`).
+    pub(crate) fn txn_coordinator(&self) -> &TxnCoordinator {
+        &self.inner.txns
+    }
+
     /// The consumer-group coordinator (offsets persist in
     /// [`OFFSETS_TOPIC`]).
     pub fn groups(&self) -> &GroupCoordinator {
@@ -466,6 +487,12 @@ impl Log {
             let weak = Arc::downgrade(&self.inner);
             threads.push(spawn_periodic("riffle-groups", weak, Duration::from_millis(50), |log| {
                 log.groups().tick(Instant::now());
+            }));
+        }
+        {
+            let weak = Arc::downgrade(&self.inner);
+            threads.push(spawn_periodic("riffle-txn-timeouts", weak, Duration::from_millis(500), |log| {
+                log.abort_expired_transactions(now_ms());
             }));
         }
         if self.inner.config.background_cleaner {

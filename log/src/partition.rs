@@ -16,11 +16,11 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use parking_lot::{Condvar, Mutex, RwLock};
 
-use crate::batch::{self, decode_batch, BatchBuilder, BatchHeader, ProducerFields, BATCH_HEADER_LEN};
+use crate::batch::{self, decode_batch, BatchBuilder, BatchHeader, ControlType, ProducerFields, BATCH_HEADER_LEN};
 use crate::compression::Compression;
 use crate::config::Durability;
 use crate::error::{LogError, Result};
-use crate::producer_state::{ProducerStateTable, SequenceCheck};
+use crate::producer_state::{AbortedTxn, ProducerStateTable, SequenceCheck};
 use crate::record::{Record, StoredRecord};
 use crate::segment::Segment;
 use crate::topic::{TimestampType, TopicConfig};
@@ -117,6 +117,8 @@ pub struct Partition {
     segments: RwLock<BTreeMap<i64, Arc<Segment>>>,
     writer: Mutex<Writer>,
     high_watermark: AtomicI64,
+    /// First offset of the oldest open transaction, or the high watermark.
+    last_stable: AtomicI64,
     log_start_offset: AtomicI64,
     closed: AtomicBool,
     notify: tokio::sync::Notify,
@@ -188,12 +190,26 @@ impl Partition {
                 reason,
             });
             match headers {
-                Ok(hs) => hs.iter().for_each(|(_, h)| producers.record(h)),
+                Ok(hs) => {
+                    for (pos, h) in &hs {
+                        if !h.is_control() {
+                            producers.record(h);
+                            continue;
+                        }
+                        // Markers: their type is in the record key.
+                        match seg.read_at(*pos, h.total_len()).ok().as_deref().and_then(batch::control_type) {
+                            Some(kind) => producers.record_marker(h, kind),
+                            None => tracing::warn!(offset = h.base_offset, "unreadable transaction marker ignored"),
+                        }
+                    }
+                }
                 Err(e) => tracing::error!(error = %e, "cannot rebuild producer state past a damaged segment"),
             }
         }
         let first = segments.values().next().map_or(0, |s| s.base_offset());
         let end = segments.values().next_back().map_or(0, |s| s.next_offset());
+        producers.trim_aborted(first);
+        let stable = producers.first_unstable_offset().unwrap_or(end).min(end);
         Ok(Arc::new(Partition {
             topic,
             index,
@@ -203,6 +219,7 @@ impl Partition {
             segments: RwLock::new(segments),
             writer: Mutex::new(Writer { producers, dirty: false }),
             high_watermark: AtomicI64::new(end),
+            last_stable: AtomicI64::new(stable),
             log_start_offset: AtomicI64::new(first),
             closed: AtomicBool::new(false),
             notify: tokio::sync::Notify::new(),
@@ -226,10 +243,29 @@ impl Partition {
         self.high_watermark.load(Ordering::Acquire)
     }
 
-    /// The last stable offset (equal to the high watermark until
-    /// transactions are added).
+    /// The last stable offset: the first offset of the oldest transaction
+    /// still open in this partition, or the high watermark when none is.
+    /// `read_committed` readers see nothing at or past it.
     pub fn last_stable_offset(&self) -> i64 {
-        self.high_watermark()
+        self.last_stable.load(Ordering::Acquire)
+    }
+
+    /// The aborted transactions that overlap offsets `from..to`, oldest
+    /// first: what a `read_committed` fetch of that range returns so the
+    /// client can drop the aborted batches.
+    pub fn aborted_transactions(&self, from: i64, to: i64) -> Vec<AbortedTxn> {
+        self.writer.lock().producers.aborted_between(from, to)
+    }
+
+    /// Appends a transaction marker (a control batch) for `producer_id`,
+    /// closing its open transaction in this partition.
+    ///
+    /// # Errors
+    /// [`LogError::ProducerFenced`] when the partition has seen a newer
+    /// epoch of the producer; I/O errors.
+    pub fn append_marker(&self, producer_id: i64, producer_epoch: i16, kind: ControlType) -> Result<AppendInfo> {
+        let batch = batch::control_batch(producer_id, producer_epoch, kind, now_ms());
+        self.append_trusted(Vec::from(batch))
     }
 
     /// The first offset still stored.
@@ -297,20 +333,24 @@ impl Partition {
     /// [`LogError::InvalidBatch`] for malformed bytes, plus those of
     /// [`append`](Self::append).
     pub fn append_batch(&self, batch: Vec<u8>) -> Result<AppendInfo> {
-        let bytes = Bytes::from(batch);
-        let (h, recs) = decode_batch(&bytes).map_err(|reason| LogError::InvalidBatch { reason })?;
-        if bytes.len() != h.total_len() {
+        let (h, all_keyed) = batch::validate_batch(&batch).map_err(|reason| LogError::InvalidBatch { reason })?;
+        if h.is_control() {
+            return Err(LogError::InvalidBatch { reason: "clients may not write control batches".into() });
+        }
+        if batch.len() != h.total_len() {
             return Err(LogError::InvalidBatch {
-                reason: format!("{} bytes given for a batch of {} bytes", bytes.len(), h.total_len()),
+                reason: format!("{} bytes given for a batch of {} bytes", batch.len(), h.total_len()),
             });
         }
-        if recs.is_empty() || h.last_offset_delta as usize != recs.len() - 1 {
+        // Deltas are strictly increasing and at most lastOffsetDelta, so
+        // count - 1 == lastOffsetDelta means exactly 0..count.
+        if h.record_count <= 0 || h.last_offset_delta != h.record_count - 1 {
             return Err(LogError::InvalidBatch {
                 reason: "produced batches need consecutive offset deltas 0..count".into(),
             });
         }
-        self.check_keys(recs.iter().map(|r| r.key.is_some()))?;
-        self.append_trusted(Vec::from(bytes))
+        self.check_keys_with(&self.config(), all_keyed)?;
+        self.append_trusted(batch)
     }
 
     /// Compacted topics need a key on every record (Kafka refuses them too:
@@ -348,7 +388,12 @@ impl Partition {
         }
         let mut w = self.writer.lock();
         let header = BatchHeader::parse(&batch).map_err(|reason| LogError::InvalidBatch { reason })?;
-        match w.producers.check(&header) {
+        let marker = if header.is_control() { batch::control_type(&batch) } else { None };
+        let check = match marker {
+            Some(_) => w.producers.check_marker(&header),
+            None => w.producers.check(&header),
+        };
+        match check {
             SequenceCheck::Append => {}
             SequenceCheck::Duplicate(m) => {
                 return Ok(AppendInfo {
@@ -390,8 +435,14 @@ impl Partition {
             Durability::Interval(_) => w.dirty = true,
             Durability::PageCache => {}
         }
-        w.producers.record(&header);
-        self.high_watermark.store(header.next_offset(), Ordering::Release);
+        match marker {
+            Some(kind) => w.producers.record_marker(&header, kind),
+            None => w.producers.record(&header),
+        }
+        let end = header.next_offset();
+        let stable = w.producers.first_unstable_offset().unwrap_or(end).min(end);
+        self.last_stable.store(stable, Ordering::Release);
+        self.high_watermark.store(end, Ordering::Release);
         drop(w);
         self.wake_readers();
         Ok(AppendInfo { base_offset: base, last_offset: header.last_offset(), log_append_time, duplicate: false })
@@ -433,7 +484,25 @@ impl Partition {
     /// [`LogError::Corrupt`] when the first batch fails its CRC (later bad
     /// batches are left for the next read, which then fails on them).
     pub fn read(&self, offset: i64, max_bytes: usize) -> Result<FetchedBatches> {
+        self.read_below(offset, max_bytes, false)
+    }
+
+    /// [`read`](Self::read) for `read_committed` readers: only batches below
+    /// the last stable offset. Aborted batches are still returned (as Kafka
+    /// does); [`aborted_transactions`](Self::aborted_transactions) says which.
+    ///
+    /// # Errors
+    /// As [`read`](Self::read).
+    pub fn read_committed(&self, offset: i64, max_bytes: usize) -> Result<FetchedBatches> {
+        self.read_below(offset, max_bytes, true)
+    }
+
+    fn read_below(&self, offset: i64, max_bytes: usize, committed: bool) -> Result<FetchedBatches> {
+        // The stable offset is loaded first: it never passes the watermark
+        // loaded after it.
+        let stable = self.last_stable_offset();
         let hw = self.high_watermark();
+        let limit = if committed { stable.min(hw) } else { hw };
         let start = self.log_start_offset();
         let empty = || FetchedBatches { bytes: Bytes::new(), high_watermark: hw, log_start_offset: start };
         if offset < start || offset > hw {
@@ -445,7 +514,7 @@ impl Partition {
                 high_watermark: hw,
             });
         }
-        if offset == hw {
+        if offset >= limit {
             return Ok(empty());
         }
         let mut next = {
@@ -454,8 +523,8 @@ impl Partition {
         };
         while let Some(seg) = next {
             match seg.find_position(offset) {
-                Ok(Some((pos, h))) if h.base_offset < hw => {
-                    let bytes = self.read_from(&seg, pos, &h, max_bytes, hw)?;
+                Ok(Some((pos, h))) if h.base_offset < limit => {
+                    let bytes = self.read_from(&seg, pos, &h, max_bytes, limit)?;
                     return Ok(FetchedBatches { bytes, high_watermark: hw, log_start_offset: start });
                 }
                 Ok(Some(_)) => return Ok(empty()),
@@ -629,7 +698,7 @@ impl Partition {
     /// Removes the oldest segments from the map (retention), advancing the
     /// log start offset. The active segment is never removed.
     pub(crate) fn remove_segments_before(&self, new_start: i64) -> Vec<Arc<Segment>> {
-        let _w = self.writer.lock();
+        let mut w = self.writer.lock();
         let mut segs = self.segments.write();
         let mut removed = Vec::new();
         while segs.len() > 1 {
@@ -643,6 +712,7 @@ impl Partition {
         if let Some((_, first)) = segs.iter().next() {
             self.log_start_offset.store(first.base_offset().max(self.log_start_offset()), Ordering::Release);
         }
+        w.producers.trim_aborted(self.log_start_offset());
         removed
     }
 

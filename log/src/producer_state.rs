@@ -1,10 +1,16 @@
 //! Per-partition idempotence state: for each producer id, its epoch and the
 //! sequence ranges of its last few batches, so a retried batch is recognised
 //! and not written twice (Kafka keeps five; so do we).
+//!
+//! It also tracks transactions: the first offset of each producer's open
+//! transaction (the oldest one bounds the last stable offset) and the index
+//! of aborted transactions (producer id, first offset, marker offset) that
+//! `read_committed` fetches return so clients can skip aborted batches.
+//! Both are rebuilt from the batch headers (and marker types) on open.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use crate::batch::{BatchHeader, NO_PRODUCER_ID};
+use crate::batch::{BatchHeader, ControlType, NO_PRODUCER_ID};
 
 /// How many recent batches per producer are remembered for duplicate checks.
 pub(crate) const RECENT_BATCHES: usize = 5;
@@ -23,6 +29,19 @@ pub(crate) struct BatchMeta {
 struct ProducerEntry {
     epoch: i16,
     batches: VecDeque<BatchMeta>,
+    /// First offset of the producer's open transaction.
+    txn_first_offset: Option<i64>,
+}
+
+/// An aborted transaction in one partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AbortedTxn {
+    /// The producer that wrote it.
+    pub producer_id: i64,
+    /// Offset of its first batch in this partition.
+    pub first_offset: i64,
+    /// Offset of its ABORT marker.
+    pub last_offset: i64,
 }
 
 /// What to do with an incoming idempotent batch.
@@ -42,6 +61,10 @@ pub(crate) enum SequenceCheck {
 #[derive(Debug, Default)]
 pub(crate) struct ProducerStateTable {
     producers: HashMap<i64, ProducerEntry>,
+    /// Open transactions: first offset → producer id.
+    open_txns: BTreeMap<i64, i64>,
+    /// Aborted transactions, in marker order.
+    aborted: Vec<AbortedTxn>,
 }
 
 fn next_seq(seq: i32) -> i32 {
@@ -88,6 +111,15 @@ impl ProducerStateTable {
         }
     }
 
+    /// Decides whether a transaction marker may be appended: only an older
+    /// epoch than the producer's is refused.
+    pub(crate) fn check_marker(&self, h: &BatchHeader) -> SequenceCheck {
+        match self.producers.get(&h.producer_id) {
+            Some(e) if h.producer_epoch < e.epoch => SequenceCheck::Fenced { current_epoch: e.epoch },
+            _ => SequenceCheck::Append,
+        }
+    }
+
     /// Records a batch that was written (also used when replaying the log).
     pub(crate) fn record(&mut self, h: &BatchHeader) {
         if h.producer_id == NO_PRODUCER_ID || h.is_control() {
@@ -97,6 +129,10 @@ impl ProducerStateTable {
         if h.producer_epoch != entry.epoch {
             entry.epoch = h.producer_epoch;
             entry.batches.clear();
+        }
+        if h.is_transactional() && entry.txn_first_offset.is_none() {
+            entry.txn_first_offset = Some(h.base_offset);
+            self.open_txns.insert(h.base_offset, h.producer_id);
         }
         entry.batches.push_back(BatchMeta {
             first_seq: h.base_sequence,
@@ -108,6 +144,39 @@ impl ProducerStateTable {
         while entry.batches.len() > RECENT_BATCHES {
             entry.batches.pop_front();
         }
+    }
+
+    /// Records a transaction marker written at `h.base_offset`: it closes
+    /// the producer's open transaction (an ABORT adds it to the aborted
+    /// index) and moves the producer to the marker's epoch when newer, which
+    /// fences data batches of older epochs.
+    pub(crate) fn record_marker(&mut self, h: &BatchHeader, kind: ControlType) {
+        let entry = self.producers.entry(h.producer_id).or_default();
+        if h.producer_epoch > entry.epoch {
+            entry.epoch = h.producer_epoch;
+            entry.batches.clear();
+        }
+        if let Some(first) = entry.txn_first_offset.take() {
+            self.open_txns.remove(&first);
+            if kind == ControlType::Abort {
+                self.aborted.push(AbortedTxn { producer_id: h.producer_id, first_offset: first, last_offset: h.base_offset });
+            }
+        }
+    }
+
+    /// First offset of the oldest open transaction.
+    pub(crate) fn first_unstable_offset(&self) -> Option<i64> {
+        self.open_txns.keys().next().copied()
+    }
+
+    /// Aborted transactions that overlap offsets `from..to`.
+    pub(crate) fn aborted_between(&self, from: i64, to: i64) -> Vec<AbortedTxn> {
+        self.aborted.iter().filter(|a| a.last_offset >= from && a.first_offset < to).copied().collect()
+    }
+
+    /// Forgets aborted transactions whose marker is below `log_start`.
+    pub(crate) fn trim_aborted(&mut self, log_start: i64) {
+        self.aborted.retain(|a| a.last_offset >= log_start);
     }
 
     /// Number of producers tracked.
@@ -156,6 +225,42 @@ mod tests {
         assert_eq!(t.check(&header(1, 0, 5, 1, 6)), SequenceCheck::Fenced { current_epoch: 1 });
         assert_eq!(t.check(&header(2, 0, 7, 1, 6)), SequenceCheck::OutOfOrder { expected: 0 });
         assert_eq!(t.len(), 1);
+    }
+
+    fn txn(mut h: BatchHeader) -> BatchHeader {
+        h.attributes |= 1 << 4;
+        h
+    }
+
+    fn marker(pid: i64, epoch: i16, offset: i64) -> BatchHeader {
+        let mut h = header(pid, epoch, -1, 1, offset);
+        h.attributes |= (1 << 4) | (1 << 5);
+        h
+    }
+
+    #[test]
+    fn open_transactions_bound_the_stable_offset_and_aborts_are_indexed() {
+        let mut t = ProducerStateTable::default();
+        assert_eq!(t.first_unstable_offset(), None);
+        t.record(&txn(header(1, 0, 0, 2, 10)));
+        t.record(&txn(header(2, 0, 0, 1, 12)));
+        t.record(&txn(header(1, 0, 2, 1, 13)));
+        assert_eq!(t.first_unstable_offset(), Some(10));
+        t.record_marker(&marker(1, 0, 14), ControlType::Abort);
+        assert_eq!(t.first_unstable_offset(), Some(12));
+        t.record_marker(&marker(2, 0, 15), ControlType::Commit);
+        assert_eq!(t.first_unstable_offset(), None);
+        let a = AbortedTxn { producer_id: 1, first_offset: 10, last_offset: 14 };
+        assert_eq!(t.aborted_between(0, 100), vec![a]);
+        assert_eq!(t.aborted_between(14, 20), vec![a]);
+        assert!(t.aborted_between(15, 20).is_empty());
+        assert!(t.aborted_between(0, 10).is_empty());
+        // A marker with a newer epoch fences the old one.
+        t.record_marker(&marker(1, 1, 16), ControlType::Abort);
+        assert_eq!(t.check(&header(1, 0, 3, 1, 17)), SequenceCheck::Fenced { current_epoch: 1 });
+        assert_eq!(t.aborted_between(0, 100).len(), 1, "no open transaction, nothing aborted");
+        t.trim_aborted(15);
+        assert!(t.aborted_between(0, 100).is_empty());
     }
 
     #[test]

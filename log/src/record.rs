@@ -232,6 +232,37 @@ pub(crate) fn encoded_len(r: &Record, ts_delta: i64, offset_delta: i32) -> usize
     varint_len(b as i32) + b
 }
 
+/// Checks one record's structure as [`decode_record`] does, without copying
+/// anything out. Returns (offset delta, whether it has a key).
+pub(crate) fn skip_record(cur: &mut Cursor<'_>) -> Result<(i32, bool), &'static str> {
+    let len = cur.varint()?;
+    if len < 0 || len as usize > cur.remaining() {
+        return Err("record length runs past the end of the batch");
+    }
+    let end = cur.pos + len as usize;
+    let _attributes = cur.i8()?;
+    let _ts_delta = cur.varlong()?;
+    let offset_delta = cur.varint()?;
+    let key_len = cur.varint()?;
+    let has_key = cur.nullable(key_len)?.is_some();
+    let value_len = cur.varint()?;
+    cur.nullable(value_len)?;
+    let n_headers = cur.varint()?;
+    if n_headers < 0 || n_headers as usize > cur.remaining() {
+        return Err("header count is larger than the record");
+    }
+    for _ in 0..n_headers {
+        let klen = cur.varint()?;
+        cur.nullable(klen)?.ok_or("null header key")?;
+        let vlen = cur.varint()?;
+        cur.nullable(vlen)?;
+    }
+    if cur.pos != end {
+        return Err("record length does not match its fields");
+    }
+    Ok((offset_delta, has_key))
+}
+
 /// Decodes one record from `buf` (a slice of `whole`, the decompressed record
 /// section). Returns (offset delta, timestamp delta, record fields).
 pub(crate) fn decode_record(

@@ -204,3 +204,182 @@ fn produce_with_lying_record_count_is_refused_not_stored() {
     assert_eq!(f.log.partition("t", 0).unwrap().high_watermark(), 0, "nothing stored");
     f.assert_alive();
 }
+
+/// A raw request frame: header v1 (null client id) or v2 (plus empty tagged
+/// fields), then `body` as given.
+fn raw_frame(api: ApiKey, version: i16, body: &[u8]) -> Vec<u8> {
+    let mut frame = BytesMut::new();
+    frame.put_i32(0);
+    frame.put_i16(api as i16);
+    frame.put_i16(version);
+    frame.put_i32(99);
+    frame.put_i16(-1);
+    if api.request_header_version(version) >= 2 {
+        frame.put_u8(0);
+    }
+    frame.put_slice(body);
+    let len = (frame.len() - 4) as i32;
+    frame[0..4].copy_from_slice(&len.to_be_bytes());
+    frame.to_vec()
+}
+
+/// Bodies of a few bytes whose array lengths ask `kafka-protocol` 0.18 for
+/// allocations of many gigabytes (`Vec::with_capacity` before any bounds
+/// check; a failed allocation aborts the whole process). Each must close
+/// its connection and leave the broker serving.
+#[test]
+fn huge_array_lengths_close_the_connection_without_allocating() {
+    let f = Fixture::new(1 << 20);
+    let compact_max = [0xff, 0xff, 0xff, 0xff, 0x0f]; // u32::MAX as a varint: 2^32 - 2 elements
+    let mut cases: Vec<(ApiKey, i16, Vec<u8>)> = vec![
+        // Metadata v0 with 0x033c0c00 topics (the published reproducer), then 2^31 - 1.
+        (ApiKey::Metadata, 0, vec![0x03, 0x3c, 0x0c, 0x00, 0, 0, 0, 0]),
+        (ApiKey::Metadata, 0, i32::MAX.to_be_bytes().to_vec()),
+        (ApiKey::Metadata, 12, compact_max.to_vec()),
+        (ApiKey::DescribeGroups, 0, i32::MAX.to_be_bytes().to_vec()),
+        (ApiKey::DescribeGroups, 5, compact_max.to_vec()),
+        (ApiKey::CreateTopics, 2, i32::MAX.to_be_bytes().to_vec()),
+        (ApiKey::ListGroups, 4, compact_max.to_vec()),
+    ];
+    // Produce v3: null transactional id, acks, timeout, then the topic array.
+    let mut produce = vec![0xff, 0xff, 0, 1, 0, 0, 0x03, 0xe8];
+    produce.extend(i32::MAX.to_be_bytes());
+    cases.push((ApiKey::Produce, 3, produce));
+    // Produce v9: the same with compact encodings.
+    let mut produce = vec![0x00, 0, 1, 0, 0, 0x03, 0xe8];
+    produce.extend(compact_max);
+    cases.push((ApiKey::Produce, 9, produce));
+    // Fetch v4: replica id, max wait, min bytes, max bytes, isolation, topics.
+    let mut fetch = vec![0xff; 4];
+    fetch.extend([0u8; 12]);
+    fetch.push(0);
+    fetch.extend(i32::MAX.to_be_bytes());
+    cases.push((ApiKey::Fetch, 4, fetch));
+    // Fetch v12: one topic named "t" whose partition array is huge.
+    let mut fetch = vec![0xff; 4];
+    fetch.extend([0u8; 12]);
+    fetch.push(0);
+    fetch.extend([0u8; 8]); // session id and epoch
+    fetch.extend([0x02, 0x02, b't']);
+    fetch.extend(compact_max);
+    cases.push((ApiKey::Fetch, 12, fetch));
+    // OffsetCommit v2: group, generation, member, retention, topics.
+    let mut commit = vec![0, 1, b'g', 0, 0, 0, 1, 0, 1, b'm'];
+    commit.extend([0u8; 8]);
+    commit.extend(i32::MAX.to_be_bytes());
+    cases.push((ApiKey::OffsetCommit, 2, commit));
+    // JoinGroup v0: group, session timeout, member, protocol type, protocols.
+    let mut join = vec![0, 1, b'g', 0, 0, 0x75, 0x30, 0, 0, 0, 8];
+    join.extend(b"consumer");
+    join.extend(i32::MAX.to_be_bytes());
+    cases.push((ApiKey::JoinGroup, 0, join));
+    for (api, version, body) in cases {
+        let mut s = f.connect();
+        s.write_all(&raw_frame(api, version, &body)).unwrap();
+        assert_closed(&mut s);
+        f.assert_alive();
+    }
+}
+
+/// Valid frames (without the length prefix) of several APIs and versions.
+fn valid_frames() -> Vec<Vec<u8>> {
+    use kafka_protocol::messages::{
+        fetch_request, produce_request, FetchRequest, MetadataRequest, OffsetCommitRequest, TopicName,
+    };
+    let strip = |f: Vec<u8>| f[4..].to_vec();
+    let mut frames = vec![
+        strip(request(ApiKey::ApiVersions, 3, 1, &ApiVersionsRequest::default())),
+        strip(request(ApiKey::ApiVersions, 0, 1, &ApiVersionsRequest::default())),
+    ];
+    let mut md = MetadataRequest::default();
+    md.topics = Some(vec![kafka_protocol::messages::metadata_request::MetadataRequestTopic::default()
+        .with_name(Some(TopicName(StrBytes::from_static_str("t"))))]);
+    for v in [0, 4, 9, 12] {
+        frames.push(strip(request(ApiKey::Metadata, v, 2, &md)));
+    }
+    let mut b = BatchBuilder::new(Compression::Lz4);
+    b.push(&Record::value("v"), 0);
+    let pd = produce_request::PartitionProduceData::default().with_records(Some(b.build(0).unwrap()));
+    let td = produce_request::TopicProduceData::default()
+        .with_name(TopicName(StrBytes::from_static_str("t")))
+        .with_partition_data(vec![pd]);
+    let produce = ProduceRequest::default().with_acks(1).with_topic_data(vec![td]);
+    for v in [3, 9] {
+        frames.push(strip(request(ApiKey::Produce, v, 3, &produce)));
+    }
+    let fp = fetch_request::FetchPartition::default().with_partition_max_bytes(1 << 20);
+    let ft = fetch_request::FetchTopic::default().with_topic(TopicName(StrBytes::from_static_str("t"))).with_partitions(vec![fp]);
+    let fetch = FetchRequest::default().with_topics(vec![ft]).with_max_bytes(1 << 20);
+    for v in [4, 11, 12] {
+        frames.push(strip(request(ApiKey::Fetch, v, 4, &fetch)));
+    }
+    frames.push(strip(request(ApiKey::OffsetCommit, 8, 5, &OffsetCommitRequest::default())));
+    frames
+}
+
+#[test]
+fn valid_frames_decode_through_the_listener_path() {
+    for f in valid_frames() {
+        riffle_log::kafka::decode_request_frame(&f).unwrap();
+    }
+}
+
+/// The fuzz target's entry point on random bytes and on random mutations of
+/// valid frames (a bounded stand-in for `cargo fuzz` where nightly is
+/// missing): it returns, never panics, never aborts on an allocation.
+#[test]
+fn random_and_mutated_frames_never_panic() {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed);
+    let seeds = valid_frames();
+    for i in 0..200_000u32 {
+        let frame: Vec<u8> = if i % 4 == 0 {
+            let n = rng.gen_range(0..64);
+            (0..n).map(|_| rng.gen()).collect()
+        } else {
+            let mut f = seeds[rng.gen_range(0..seeds.len())].clone();
+            for _ in 0..rng.gen_range(1..4) {
+                if f.is_empty() {
+                    break;
+                }
+                let at = rng.gen_range(0..f.len());
+                match rng.gen_range(0..4) {
+                    0 => f[at] = rng.gen(),
+                    1 => f[at] = 0xff,
+                    2 => f.truncate(at),
+                    _ => f.splice(at..at, [0x7f, 0xff, 0xff, 0xff]).for_each(drop),
+                }
+            }
+            f
+        };
+        let _ = riffle_log::kafka::decode_request_frame(&frame);
+    }
+}
+
+/// Writes `valid_frames()` to fuzz/seeds/ (run by hand, see fuzz/README.md).
+#[test]
+#[ignore]
+fn write_fuzz_seeds() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (i, f) in valid_frames().iter().enumerate() {
+        std::fs::write(dir.join(format!("frame-{i:02}")), f).unwrap();
+    }
+}
+
+/// Frames `cargo fuzz` found (fuzz/regressions/): Fetch v17 requests whose
+/// partition carries a known tag (ReplicaDirectoryId, a UUID) that declares
+/// size 0. The decoder reads 16 bytes for it anyway, so a guard that skipped
+/// tags by their declared size lost step with the decoder, which then met a
+/// compact array of ~2^32 partitions and asked for 17 GB. The guard must
+/// refuse them itself.
+#[test]
+fn fuzz_found_frames_are_refused_by_the_guard() {
+    for frame in [
+        &include_bytes!("../../fuzz/regressions/fetch-v17-tagged-uuid-oom-1")[..],
+        &include_bytes!("../../fuzz/regressions/fetch-v17-tagged-uuid-oom-2")[..],
+    ] {
+        let e = riffle_log::kafka::decode_request_frame(frame).unwrap_err();
+        assert!(e.contains("pre-decode guard"), "refused by the decoder, not the guard: {e}");
+    }
+}

@@ -11,12 +11,15 @@ import uuid
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+import consumed
+
 BROKER = sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1:9092"
 RUN = uuid.uuid4().hex[:8]
 failures = []
 
 
 async def check(name, coro):
+    consumed.begin(name)
     t0 = time.time()
     try:
         await asyncio.wait_for(coro, 60)
@@ -51,6 +54,7 @@ async def take(c, n):
         batch = await c.getmany(timeout_ms=1000)
         for msgs in batch.values():
             out.extend(m.value for m in msgs)
+            consumed.record("aiokafka", [(m.partition, m.key, m.value) for m in msgs])
     return out
 
 

@@ -11,12 +11,15 @@ import uuid
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition, OFFSET_BEGINNING
 from confluent_kafka.admin import AdminClient, NewTopic
 
+import consumed
+
 BROKER = sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1:9092"
 RUN = uuid.uuid4().hex[:8]
 failures = []
 
 
 def check(name, fn):
+    consumed.begin(name)
     t0 = time.time()
     try:
         fn()
@@ -70,6 +73,7 @@ def read_assigned(topic, partitions, n, timeout=20, **conf):
             raise RuntimeError(m.error())
         out.append(m)
     c.close()
+    consumed.record("confluent-kafka", [(m.partition(), m.key(), m.value(), m.headers()) for m in out])
     return out
 
 
@@ -179,6 +183,49 @@ def test_group_two_members():
     assert sorted(late) == sorted(f"late-{i}".encode() for i in range(40)), f"resumed with {len(late)} records"
 
 
+def test_transactions():
+    """Commit, abort, commit: read_committed sees only the committed
+    records (it must skip the aborted ones using the aborted-transaction
+    list), read_uncommitted sees all of them; offsets sent with the
+    committed transaction become the group's committed offsets."""
+    topic = f"cf-txn-{RUN}"
+    group = f"cf-txn-g-{RUN}"
+    create(topic, 2)
+    p = Producer({"bootstrap.servers": BROKER, "transactional.id": f"txn-{RUN}", "linger.ms": 5,
+                  "compression.type": "lz4"})
+    p.init_transactions(15)
+    meta_consumer = Consumer({"bootstrap.servers": BROKER, "group.id": group, "enable.auto.commit": False})
+    batches = [("c", True), ("a", False), ("d", True)]
+    for tag, commit in batches:
+        p.begin_transaction()
+        for i in range(50):
+            p.produce(topic, value=f"{tag}-{i}".encode(), key=f"k{i}".encode())
+        p.flush(15)
+        if tag == "c":
+            offsets = [TopicPartition(topic, 0, 7), TopicPartition(topic, 1, 9)]
+            p.send_offsets_to_transaction(offsets, meta_consumer.consumer_group_metadata(), 15)
+        if tag == "a":
+            offsets = [TopicPartition(topic, 0, 1000)]
+            p.send_offsets_to_transaction(offsets, meta_consumer.consumer_group_metadata(), 15)
+        if commit:
+            p.commit_transaction(15)
+        else:
+            p.abort_transaction(15)
+    committed = {f"{t}-{i}".encode() for t, c in batches if c for i in range(50)}
+    aborted = {f"a-{i}".encode() for i in range(50)}
+
+    got = read_assigned(topic, 2, len(committed) + 1, timeout=8, **{"isolation.level": "read_committed"})
+    values = [m.value() for m in got]
+    assert set(values) == committed and len(values) == len(committed), \
+        f"read_committed got {len(values)} records, {len(set(values) & aborted)} aborted ones"
+    got = read_assigned(topic, 2, len(committed) + len(aborted), **{"isolation.level": "read_uncommitted"})
+    values = {m.value() for m in got}
+    assert values == committed | aborted, f"read_uncommitted got {len(values)} distinct records"
+    offs = meta_consumer.committed([TopicPartition(topic, 0), TopicPartition(topic, 1)], timeout=10)
+    assert [tp.offset for tp in offs] == [7, 9], f"committed offsets {[(tp.partition, tp.offset) for tp in offs]}"
+    meta_consumer.close()
+
+
 def test_delete_topics():
     topic = f"cf-delete-{RUN}"
     create(topic, 2)
@@ -196,6 +243,7 @@ check("idempotent produce (2000 records, 3 partitions, lz4)", test_idempotent)
 check("acks=0 produce", test_acks_zero)
 check("duplicate headers preserved", test_headers)
 check("group consume with commits across two members", test_group_two_members)
+check("transactions: commit, abort, read_committed vs read_uncommitted, offsets", test_transactions)
 check("delete topics", test_delete_topics)
 print(f"confluent-kafka: {len(failures)} failed" if failures else "confluent-kafka: all passed", flush=True)
 sys.exit(1 if failures else 0)

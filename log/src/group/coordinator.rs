@@ -457,6 +457,32 @@ impl GroupCoordinator {
         }
     }
 
+    /// Commits offsets on behalf of a committed transaction (offsets sent
+    /// with TxnOffsetCommit become visible when EndTxn commits). No member
+    /// or generation check: the transaction coordinator fenced the producer
+    /// already. Creates the group (Empty) if needed.
+    ///
+    /// # Errors
+    /// [`LogError::InvalidConfig`] for oversized metadata; the storage's error.
+    pub fn commit_transactional_offsets(
+        &self,
+        group_id: &str,
+        offsets: Vec<(TopicPartition, OffsetAndMetadata)>,
+    ) -> Result<()> {
+        if offsets.is_empty() {
+            return Ok(());
+        }
+        let records = offsets
+            .iter()
+            .map(|(tp, v)| Ok((encode_offset_key(group_id, tp)?, Some(encode_offset_value(v)?))))
+            .collect::<Result<Vec<_>>>()?;
+        self.with_group_or_create(group_id, |g| {
+            self.storage.append(records)?;
+            g.offsets.extend(offsets);
+            Ok(())
+        })
+    }
+
     /// The group's committed offsets: all of them, or those of `partitions`
     /// (partitions without a commit are absent from the result).
     pub fn fetch_offsets(

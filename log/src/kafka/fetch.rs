@@ -6,6 +6,11 @@
 //! never null: a partition with nothing new gets an empty one. From v13 on
 //! topics are named by their ids.
 //!
+//! A `read_committed` fetch reads only below the last stable offset and
+//! lists the aborted transactions overlapping what it returns (producer id
+//! and first offset), so the client can drop their batches; the COMMIT and
+//! ABORT control batches are returned as stored, as Kafka does.
+//!
 //! Fetch sessions (KIP-227) are declined: the response's session id is 0,
 //! so clients keep sending full fetch requests.
 
@@ -13,10 +18,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
-use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse};
+use kafka_protocol::messages::fetch_response::{AbortedTransaction, FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, ProducerId};
 
 use super::{code, error_code, topic_name_by_id, Broker};
+use crate::batch::BatchHeader;
 use crate::partition::Partition;
 
 /// One partition to read, resolved up front.
@@ -111,10 +117,26 @@ fn read_all(wanted: &[Wanted], max_bytes: usize, read_committed: bool, version: 
             if budget == 0 && total > 0 {
                 return pd;
             }
-            match p.read(w.offset, budget.max(1)) {
+            let read = if read_committed { p.read_committed(w.offset, budget.max(1)) } else { p.read(w.offset, budget.max(1)) };
+            match read {
                 Ok(f) => {
                     pd.high_watermark = f.high_watermark;
-                    pd.last_stable_offset = f.high_watermark;
+                    if read_committed {
+                        let end = f.batches().filter_map(|b| BatchHeader::parse(&b).ok()).map(|h| h.next_offset()).last();
+                        if let Some(end) = end {
+                            pd.aborted_transactions = Some(
+                                p.aborted_transactions(w.offset, end)
+                                    .into_iter()
+                                    .map(|a| {
+                                        let mut t = AbortedTransaction::default();
+                                        t.producer_id = ProducerId(a.producer_id);
+                                        t.first_offset = a.first_offset;
+                                        t
+                                    })
+                                    .collect(),
+                            );
+                        }
+                    }
                     if version >= 5 {
                         pd.log_start_offset = f.log_start_offset;
                     }

@@ -9,7 +9,9 @@
 //!                        dispatch: one handler per API, in its own file
 //!   api_versions.rs  metadata.rs  produce.rs  fetch.rs  offsets.rs
 //!   groups.rs (JoinGroup … OffsetFetch)  admin.rs (Create/DeleteTopics,
-//!   DescribeConfigs)  txn.rs (InitProducerId)
+//!   DescribeConfigs)  txn.rs (InitProducerId, AddPartitionsToTxn,
+//!   AddOffsetsToTxn, TxnOffsetCommit, EndTxn)
+//!   guard.rs: every request body is walked along its schema first
 //!                            │
 //!                            ▼
 //!                 Log / Partition / GroupCoordinator (this crate)
@@ -21,9 +23,12 @@
 //! validated (CRC, structure, record count) by [`Partition::append_batch`]
 //! and stored as-is; a fetch returns the stored bytes unchanged.
 //!
+//! Transactions: the log's transaction coordinator (`txn.rs` of this crate)
+//! handles transactional ids, markers, the last stable offset and the
+//! aborted-transaction index that `read_committed` fetches return.
+//!
 //! What it is not: replication, SASL/TLS, quotas, KIP-848's consumer group
-//! protocol, or transactions (AddPartitionsToTxn/EndTxn are not advertised;
-//! idempotent producers are supported).
+//! protocol, or KIP-890's server-side transaction verification.
 //!
 //! Requests on one connection are answered in order, one at a time, as
 //! Kafka does; a long-polling fetch holds its connection until it returns.
@@ -53,6 +58,7 @@ mod admin;
 mod api_versions;
 mod fetch;
 mod groups;
+mod guard;
 mod metadata;
 mod offsets;
 mod produce;
@@ -63,11 +69,11 @@ use std::net::SocketAddr;
 
 use kafka_protocol::protocol::StrBytes;
 
-use crate::error::{GroupErrorCode, LogError};
+use crate::error::{GroupErrorCode, LogError, TxnErrorCode};
 use crate::log::{Log, TopicId};
 
 pub use api_versions::supported_versions;
-pub use server::KafkaServer;
+pub use server::{decode_request_frame, KafkaServer};
 
 /// Kafka's default `socket.request.max.bytes` (100 MiB).
 pub const DEFAULT_MAX_REQUEST_BYTES: usize = 100 * 1024 * 1024;
@@ -143,7 +149,9 @@ pub(crate) mod code {
     pub const INVALID_CONFIG: i16 = 40;
     pub const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
     pub const INVALID_PRODUCER_EPOCH: i16 = 47;
-    pub const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: i16 = 53;
+    pub const INVALID_TXN_STATE: i16 = 48;
+    pub const INVALID_PRODUCER_ID_MAPPING: i16 = 49;
+    pub const OPERATION_NOT_ATTEMPTED: i16 = 55;
     pub const KAFKA_STORAGE_ERROR: i16 = 56;
     pub const NON_EMPTY_GROUP: i16 = 68;
     pub const GROUP_ID_NOT_FOUND: i16 = 69;
@@ -167,6 +175,11 @@ pub(crate) fn error_code(e: &LogError) -> i16 {
         LogError::OutOfOrderSequence { .. } => code::OUT_OF_ORDER_SEQUENCE_NUMBER,
         LogError::ProducerFenced { .. } => code::INVALID_PRODUCER_EPOCH,
         LogError::Group { code, .. } => group_code(*code),
+        LogError::Transaction { code, .. } => match code {
+            TxnErrorCode::ProducerFenced => code::INVALID_PRODUCER_EPOCH,
+            TxnErrorCode::InvalidProducerIdMapping => code::INVALID_PRODUCER_ID_MAPPING,
+            TxnErrorCode::InvalidTxnState => code::INVALID_TXN_STATE,
+        },
         LogError::Closed => code::NOT_LEADER_OR_FOLLOWER,
         LogError::Corrupt { .. } | LogError::Io { .. } => code::KAFKA_STORAGE_ERROR,
         _ => code::UNKNOWN_SERVER_ERROR,

@@ -18,7 +18,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::{admin, api_versions, fetch, groups, metadata, offsets, produce, str_bytes, txn, Broker, KafkaConfig};
+use super::{admin, api_versions, fetch, groups, guard, metadata, offsets, produce, str_bytes, txn, Broker, KafkaConfig};
 use crate::log::Log;
 
 /// Why a connection is closed instead of answered.
@@ -153,12 +153,29 @@ pub(crate) async fn read_frame<R: AsyncRead + Unpin>(rd: &mut R, max: usize) -> 
     Ok(Some(buf.freeze()))
 }
 
-/// Decodes a request frame, runs it and returns the response frame
-/// (`None` when the request gets no response: Produce with acks=0).
+/// A request frame's checked header.
+pub(crate) struct FrameHead {
+    api: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    client_id: String,
+}
+
+/// What the header of a frame says to do.
+pub(crate) enum Head {
+    /// Decode the body (already walked by the guard) and run it.
+    Request(FrameHead),
+    /// Answer with this frame at once (an ApiVersions version we do not know).
+    AnswerNow(BytesMut),
+}
+
+/// Reads and checks a frame's request header, leaving `frame` at the body,
+/// and walks the body with the pre-decode guard (see guard.rs) so nothing
+/// the body claims can make the decoder over-allocate.
 ///
 /// # Errors
 /// A [`RequestError`] when the connection must be closed.
-pub(crate) async fn handle_frame(broker: &Broker, mut frame: Bytes) -> Result<Option<BytesMut>, RequestError> {
+pub(crate) fn read_head(frame: &mut Bytes) -> Result<Head, RequestError> {
     if frame.len() < 8 {
         return Err(RequestError::ShortFrame(frame.len()));
     }
@@ -168,15 +185,75 @@ pub(crate) async fn handle_frame(broker: &Broker, mut frame: Bytes) -> Result<Op
     let api = ApiKey::try_from(raw_key).map_err(|_| RequestError::UnknownApiKey(raw_key))?;
     let supported = api_versions::supported_versions(api);
     if api == ApiKey::ApiVersions && supported.is_some_and(|(lo, hi)| version < lo || version > hi) {
-        return encode(api, 0, correlation_id, &api_versions::unsupported()).map(Some);
+        return encode(api, 0, correlation_id, &api_versions::unsupported()).map(Head::AnswerNow);
     }
     let Some((lo, hi)) = supported else { return Err(RequestError::UnsupportedVersion { api, version }) };
     if version < lo || version > hi {
         return Err(RequestError::UnsupportedVersion { api, version });
     }
-    let header = RequestHeader::decode(&mut frame, api.request_header_version(version))
+    let header = RequestHeader::decode(frame, api.request_header_version(version))
         .map_err(|e| RequestError::Malformed { api, version, reason: e.to_string() })?;
     let client_id = header.client_id.as_deref().unwrap_or("").to_string();
+    guard::check_request(api, version, frame)
+        .map_err(|reason| RequestError::Malformed { api, version, reason: format!("pre-decode guard: {reason}") })?;
+    Ok(Head::Request(FrameHead { api, version, correlation_id, client_id }))
+}
+
+/// Decodes a request frame as the listener does (header, version check,
+/// guard walk, body decode) without running it: the entry point of the
+/// `request_decoder` fuzz target.
+///
+/// # Errors
+/// Why the listener would close the connection.
+pub fn decode_request_frame(frame: &[u8]) -> Result<(), String> {
+    use kafka_protocol::messages::*;
+    let mut frame = Bytes::copy_from_slice(frame);
+    let head = match read_head(&mut frame).map_err(|e| e.to_string())? {
+        Head::AnswerNow(_) => return Ok(()),
+        Head::Request(h) => h,
+    };
+    let (api, version) = (head.api, head.version);
+    fn body<T: Decodable>(frame: &mut Bytes, version: i16) -> Result<(), String> {
+        T::decode(frame, version).map(drop).map_err(|e| e.to_string())
+    }
+    let b = &mut frame;
+    match api {
+        ApiKey::ApiVersions => body::<ApiVersionsRequest>(b, version),
+        ApiKey::Metadata => body::<MetadataRequest>(b, version),
+        ApiKey::Produce => body::<ProduceRequest>(b, version),
+        ApiKey::Fetch => body::<FetchRequest>(b, version),
+        ApiKey::ListOffsets => body::<ListOffsetsRequest>(b, version),
+        ApiKey::FindCoordinator => body::<FindCoordinatorRequest>(b, version),
+        ApiKey::JoinGroup => body::<JoinGroupRequest>(b, version),
+        ApiKey::SyncGroup => body::<SyncGroupRequest>(b, version),
+        ApiKey::Heartbeat => body::<HeartbeatRequest>(b, version),
+        ApiKey::LeaveGroup => body::<LeaveGroupRequest>(b, version),
+        ApiKey::OffsetCommit => body::<OffsetCommitRequest>(b, version),
+        ApiKey::OffsetFetch => body::<OffsetFetchRequest>(b, version),
+        ApiKey::DescribeGroups => body::<DescribeGroupsRequest>(b, version),
+        ApiKey::ListGroups => body::<ListGroupsRequest>(b, version),
+        ApiKey::CreateTopics => body::<CreateTopicsRequest>(b, version),
+        ApiKey::DeleteTopics => body::<DeleteTopicsRequest>(b, version),
+        ApiKey::DescribeConfigs => body::<DescribeConfigsRequest>(b, version),
+        ApiKey::InitProducerId => body::<InitProducerIdRequest>(b, version),
+        ApiKey::AddPartitionsToTxn => body::<AddPartitionsToTxnRequest>(b, version),
+        ApiKey::AddOffsetsToTxn => body::<AddOffsetsToTxnRequest>(b, version),
+        ApiKey::EndTxn => body::<EndTxnRequest>(b, version),
+        ApiKey::TxnOffsetCommit => body::<TxnOffsetCommitRequest>(b, version),
+        _ => Err(format!("{api:?} has no decoder here")),
+    }
+}
+
+/// Decodes a request frame, runs it and returns the response frame
+/// (`None` when the request gets no response: Produce with acks=0).
+///
+/// # Errors
+/// A [`RequestError`] when the connection must be closed.
+pub(crate) async fn handle_frame(broker: &Broker, mut frame: Bytes) -> Result<Option<BytesMut>, RequestError> {
+    let FrameHead { api, version, correlation_id, client_id } = match read_head(&mut frame)? {
+        Head::AnswerNow(answer) => return Ok(Some(answer)),
+        Head::Request(head) => head,
+    };
     let body = &mut frame;
     macro_rules! run {
         ($handler:expr) => {{
@@ -229,6 +306,10 @@ pub(crate) async fn handle_frame(broker: &Broker, mut frame: Bytes) -> Result<Op
         ApiKey::DeleteTopics => run!(|r| admin::delete_topics(broker, r, version)),
         ApiKey::DescribeConfigs => run!(|r| admin::describe_configs(broker, r)),
         ApiKey::InitProducerId => run!(|r| txn::init_producer_id(broker, r)),
+        ApiKey::AddPartitionsToTxn => run!(|r| txn::add_partitions_to_txn(broker, r)),
+        ApiKey::AddOffsetsToTxn => run!(|r| txn::add_offsets_to_txn(broker, r)),
+        ApiKey::TxnOffsetCommit => run!(|r| txn::txn_offset_commit(broker, r)),
+        ApiKey::EndTxn => run!(|r| txn::end_txn(broker, r)),
         _ => Err(RequestError::UnsupportedVersion { api, version }),
     }
 }

@@ -1,0 +1,185 @@
+//! Transactions in the log: the last stable offset, `read_committed` reads,
+//! the aborted-transaction index, the coordinator's fencing and held-back
+//! offsets, timeouts, and all of it surviving a restart.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+
+use riffle_log::topic::TopicPartition;
+use riffle_log::{
+    decode_batch, AbortedTxn, BatchBuilder, BatchHeader, Compression, Log, LogConfig, LogError, ProducerFields, Record,
+    TopicConfig, TxnErrorCode, TxnState,
+};
+
+fn open(dir: &Path) -> Log {
+    Log::open(dir, LogConfig { background_cleaner: false, ..Default::default() }).unwrap()
+}
+
+/// A transactional batch of `n` records.
+fn txn_batch(pid: i64, epoch: i16, seq: i32, n: usize, tag: &str) -> Vec<u8> {
+    let mut b = BatchBuilder::new(Compression::None);
+    b.set_producer(ProducerFields { producer_id: pid, producer_epoch: epoch, base_sequence: seq, transactional: true });
+    for i in 0..n {
+        b.push(&Record::value(format!("{tag}-{i}")), 1_000);
+    }
+    b.build(0).unwrap().to_vec()
+}
+
+/// What a `read_committed` client keeps: data batches below the LSO, minus
+/// the aborted ones (using the aborted list as Kafka clients do).
+fn committed_values(log: &Log, topic: &str) -> Vec<String> {
+    let p = log.partition(topic, 0).unwrap();
+    let f = p.read_committed(0, 1 << 20).unwrap();
+    let aborted = p.aborted_transactions(0, p.last_stable_offset());
+    let mut out = Vec::new();
+    for b in f.batches() {
+        let (h, recs) = decode_batch(&b).unwrap();
+        if h.is_control() {
+            continue;
+        }
+        let skip = h.is_transactional()
+            && aborted.iter().any(|a| a.producer_id == h.producer_id && a.first_offset <= h.base_offset && h.base_offset < a.last_offset);
+        if !skip {
+            out.extend(recs.into_iter().map(|r| String::from_utf8(r.value.unwrap().to_vec()).unwrap()));
+        }
+    }
+    out
+}
+
+#[test]
+fn last_stable_offset_and_aborted_index_follow_markers_and_survive_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path());
+    log.create_topic("t", TopicConfig::with_partitions(1)).unwrap();
+    let (a, ea) = log.init_transactional_producer("A", 60_000, None).unwrap();
+    let (b, eb) = log.init_transactional_producer("B", 60_000, None).unwrap();
+    let p = log.partition("t", 0).unwrap();
+    for (id, pid, epoch) in [("A", a, ea), ("B", b, eb)] {
+        log.add_partitions_to_txn(id, pid, epoch, [TopicPartition::new("t", 0)]).unwrap();
+    }
+    p.append_batch(txn_batch(a, ea, 0, 2, "a")).unwrap(); // 0..=1
+    p.append_batch(txn_batch(b, eb, 0, 1, "b")).unwrap(); // 2
+    assert_eq!(p.high_watermark(), 3);
+    assert_eq!(p.last_stable_offset(), 0, "A's open transaction starts at 0");
+    assert!(p.read_committed(0, 1 << 20).unwrap().is_empty());
+    assert_eq!(p.read(0, 1 << 20).unwrap().batches().count(), 2, "read_uncommitted sees both");
+
+    log.end_txn("A", a, ea, false).unwrap(); // ABORT marker at 3
+    assert_eq!(p.last_stable_offset(), 2, "now B's transaction is the oldest open one");
+    assert_eq!(p.aborted_transactions(0, 10), vec![AbortedTxn { producer_id: a, first_offset: 0, last_offset: 3 }]);
+    log.end_txn("B", b, eb, true).unwrap(); // COMMIT marker at 4
+    assert_eq!(p.last_stable_offset(), 5);
+    assert_eq!(committed_values(&log, "t"), vec!["b-0"]);
+
+    // Repeating the EndTxn that completed is fine; the other way is not.
+    log.end_txn("B", b, eb, true).unwrap();
+    let e = log.end_txn("B", b, eb, false).unwrap_err();
+    assert!(matches!(e, LogError::Transaction { code: TxnErrorCode::InvalidTxnState, .. }), "{e}");
+
+    // An open transaction at shutdown stays open after the restart.
+    log.add_partitions_to_txn("B", b, eb, [TopicPartition::new("t", 0)]).unwrap();
+    p.append_batch(txn_batch(b, eb, 1, 1, "open")).unwrap(); // 5
+    drop(p);
+    log.close().unwrap();
+    drop(log);
+
+    let log = open(dir.path());
+    let p = log.partition("t", 0).unwrap();
+    assert_eq!(p.last_stable_offset(), 5);
+    assert_eq!(p.aborted_transactions(0, 10), vec![AbortedTxn { producer_id: a, first_offset: 0, last_offset: 3 }]);
+    assert_eq!(log.transaction_state("B").map(|s| s.0), Some(TxnState::Ongoing));
+    log.end_txn("B", b, eb, true).unwrap();
+    assert_eq!(p.last_stable_offset(), 7);
+    assert_eq!(committed_values(&log, "t"), vec!["b-0", "open-0"]);
+    let markers: Vec<BatchHeader> = p
+        .read(0, 1 << 20)
+        .unwrap()
+        .batches()
+        .map(|b| BatchHeader::parse(&b).unwrap())
+        .filter(BatchHeader::is_control)
+        .collect();
+    assert_eq!(markers.len(), 3);
+    log.close().unwrap();
+}
+
+#[test]
+fn a_new_epoch_aborts_the_open_transaction_and_fences_the_old_producer() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path());
+    log.create_topic("t", TopicConfig::with_partitions(2)).unwrap();
+    let (pid, e0) = log.init_transactional_producer("x", 60_000, None).unwrap();
+    let tps = [TopicPartition::new("t", 0), TopicPartition::new("t", 1)];
+    log.add_partitions_to_txn("x", pid, e0, tps.clone()).unwrap();
+    for i in 0..2 {
+        log.partition("t", i).unwrap().append_batch(txn_batch(pid, e0, 0, 1, "zombie")).unwrap();
+    }
+    let (pid2, e1) = log.init_transactional_producer("x", 60_000, None).unwrap();
+    assert_eq!((pid2, e1), (pid, e0 + 1));
+    for i in 0..2 {
+        let p = log.partition("t", i).unwrap();
+        assert_eq!(p.last_stable_offset(), p.high_watermark(), "aborted by the new epoch's marker");
+        assert_eq!(p.aborted_transactions(0, 10).len(), 1);
+        // The zombie can neither write to the partition nor end its transaction.
+        let e = p.append_batch(txn_batch(pid, e0, 1, 1, "late")).unwrap_err();
+        assert!(matches!(e, LogError::ProducerFenced { .. }), "{e}");
+    }
+    let e = log.end_txn("x", pid, e0, true).unwrap_err();
+    assert!(matches!(e, LogError::Transaction { code: TxnErrorCode::ProducerFenced, .. }), "{e}");
+    let e = log.add_partitions_to_txn("x", pid, e0, tps).unwrap_err();
+    assert!(matches!(e, LogError::Transaction { code: TxnErrorCode::ProducerFenced, .. }), "{e}");
+    log.close().unwrap();
+}
+
+#[test]
+fn transactional_offsets_are_visible_on_commit_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path());
+    log.create_topic("in", TopicConfig::with_partitions(1)).unwrap();
+    let tp = TopicPartition::new("in", 0);
+    let offset = |o: i64| riffle_log::group::OffsetAndMetadata::new(o, 0);
+    let (pid, epoch) = log.init_transactional_producer("etl", 60_000, None).unwrap();
+
+    log.add_offsets_to_txn("etl", pid, epoch, "g").unwrap();
+    log.txn_offset_commit("etl", pid, epoch, "g", vec![(tp.clone(), offset(10))]).unwrap();
+    assert!(log.groups().fetch_offsets("g", None).is_empty(), "held until commit");
+    log.end_txn("etl", pid, epoch, false).unwrap();
+    assert!(log.groups().fetch_offsets("g", None).is_empty(), "dropped by the abort");
+
+    log.add_offsets_to_txn("etl", pid, epoch, "g").unwrap();
+    log.txn_offset_commit("etl", pid, epoch, "g", vec![(tp.clone(), offset(20))]).unwrap();
+    log.end_txn("etl", pid, epoch, true).unwrap();
+    assert_eq!(log.groups().fetch_offsets("g", None).get(&tp).map(|o| o.offset), Some(20));
+    log.close().unwrap();
+    drop(log);
+
+    let log = open(dir.path());
+    assert_eq!(log.groups().fetch_offsets("g", None).get(&tp).map(|o| o.offset), Some(20));
+    // The coordinator state survived too: the next init bumps the epoch.
+    assert_eq!(log.init_transactional_producer("etl", 60_000, None).unwrap(), (pid, epoch + 1));
+    log.close().unwrap();
+}
+
+#[test]
+fn a_transaction_past_its_timeout_is_aborted_with_a_bumped_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path());
+    log.create_topic("t", TopicConfig::with_partitions(1)).unwrap();
+    let (pid, epoch) = log.init_transactional_producer("slow", 100, None).unwrap();
+    log.add_partitions_to_txn("slow", pid, epoch, [TopicPartition::new("t", 0)]).unwrap();
+    let p = log.partition("t", 0).unwrap();
+    p.append_batch(txn_batch(pid, epoch, 0, 3, "late")).unwrap();
+    assert_eq!(p.last_stable_offset(), 0);
+    assert_eq!(log.abort_expired_transactions(riffle_now() - 50_000), 0, "not yet expired");
+    assert_eq!(log.abort_expired_transactions(riffle_now() + 1_000), 1);
+    assert_eq!(p.last_stable_offset(), p.high_watermark());
+    assert_eq!(log.transaction_state("slow"), Some((TxnState::CompleteAbort, pid, epoch + 1)));
+    let e = log.end_txn("slow", pid, epoch, true).unwrap_err();
+    assert!(matches!(e, LogError::Transaction { code: TxnErrorCode::ProducerFenced, .. }), "{e}");
+    assert!(committed_values(&log, "t").is_empty());
+    log.close().unwrap();
+}
+
+fn riffle_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
