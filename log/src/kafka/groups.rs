@@ -154,14 +154,21 @@ pub(crate) fn leave_group(b: &Broker, req: LeaveGroupRequest, version: i16) -> L
     resp
 }
 
+/// An offset as OffsetCommit and TxnOffsetCommit carry it (a negative leader
+/// epoch means "none", a null metadata string means empty).
+pub(crate) fn committed(offset: i64, leader_epoch: i32, metadata: Option<&str>, now: i64) -> OffsetAndMetadata {
+    let mut o = OffsetAndMetadata::new(offset, now);
+    o.leader_epoch = (leader_epoch >= 0).then_some(leader_epoch);
+    o.metadata = metadata.unwrap_or("").to_string();
+    o
+}
+
 pub(crate) fn offset_commit(b: &Broker, req: OffsetCommitRequest) -> OffsetCommitResponse {
     let now = now_ms();
     let mut offsets = Vec::new();
     for t in &req.topics {
         for p in &t.partitions {
-            let mut o = OffsetAndMetadata::new(p.committed_offset, now);
-            o.leader_epoch = (p.committed_leader_epoch >= 0).then_some(p.committed_leader_epoch);
-            o.metadata = p.committed_metadata.as_deref().unwrap_or("").to_string();
+            let o = committed(p.committed_offset, p.committed_leader_epoch, p.committed_metadata.as_deref(), now);
             offsets.push((TopicPartition::new(t.name.0.to_string(), p.partition_index), o));
         }
     }

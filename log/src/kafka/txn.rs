@@ -21,7 +21,7 @@ use kafka_protocol::messages::{
 };
 
 use super::{code, error_code, Broker};
-use crate::group::OffsetAndMetadata;
+use super::groups::committed;
 use crate::partition::now_ms;
 use crate::topic::TopicPartition;
 
@@ -107,9 +107,7 @@ pub(crate) fn txn_offset_commit(b: &Broker, req: TxnOffsetCommitRequest) -> TxnO
     let mut offsets = Vec::new();
     for t in &req.topics {
         for p in &t.partitions {
-            let mut o = OffsetAndMetadata::new(p.committed_offset, now);
-            o.leader_epoch = (p.committed_leader_epoch >= 0).then_some(p.committed_leader_epoch);
-            o.metadata = p.committed_metadata.as_deref().unwrap_or("").to_string();
+            let o = committed(p.committed_offset, p.committed_leader_epoch, p.committed_metadata.as_deref(), now);
             offsets.push((TopicPartition::new(t.name.0.to_string(), p.partition_index), o));
         }
     }
