@@ -516,13 +516,7 @@ mod tests {
     }
 
     fn codec() -> impl Strategy<Value = Compression> {
-        prop_oneof![
-            Just(Compression::None),
-            Just(Compression::Gzip),
-            Just(Compression::Snappy),
-            Just(Compression::Lz4),
-            Just(Compression::Zstd)
-        ]
+        prop::sample::select(Compression::ALL.to_vec())
     }
 
     proptest! {

@@ -35,6 +35,10 @@ pub enum Compression {
 }
 
 impl Compression {
+    /// Every codec, in attribute order.
+    pub const ALL: [Compression; 5] =
+        [Compression::None, Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd];
+
     /// The attribute bits for this codec.
     pub fn attribute(self) -> i16 {
         match self {
@@ -189,13 +193,10 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const ALL: [Compression; 5] =
-        [Compression::None, Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd];
-
     proptest! {
         #[test]
         fn every_codec_round_trips(data in proptest::collection::vec(any::<u8>(), 0..100_000)) {
-            for c in ALL {
+            for c in Compression::ALL {
                 let z = c.compress(&data).unwrap();
                 prop_assert_eq!(c.decompress(&z).unwrap(), data.clone(), "{:?}", c);
             }
@@ -203,7 +204,7 @@ mod tests {
 
         #[test]
         fn garbage_never_panics(data in proptest::collection::vec(any::<u8>(), 0..512)) {
-            for c in ALL {
+            for c in Compression::ALL {
                 let _ = c.decompress(&data);
             }
         }
@@ -219,7 +220,7 @@ mod tests {
 
     #[test]
     fn attributes_match_kafka() {
-        for c in ALL {
+        for c in Compression::ALL {
             assert_eq!(Compression::from_attribute(c.attribute()), Some(c));
         }
         assert_eq!(Compression::from_attribute(5), None);

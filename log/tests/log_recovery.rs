@@ -55,13 +55,7 @@ fn read_all(p: &Partition) -> Vec<StoredRecord> {
 }
 
 fn codec() -> impl Strategy<Value = Compression> {
-    prop_oneof![
-        Just(Compression::None),
-        Just(Compression::Gzip),
-        Just(Compression::Snappy),
-        Just(Compression::Lz4),
-        Just(Compression::Zstd)
-    ]
+    prop::sample::select(Compression::ALL.to_vec())
 }
 
 fn batch_values(i: usize, n: usize, len: usize) -> Vec<Vec<u8>> {
