@@ -462,12 +462,24 @@ fn walk_records(h: &BatchHeader, section: &[u8]) -> Result<bool, String> {
 /// # Errors
 /// A message saying what is malformed (never panics on any input).
 pub fn decode_batch(batch: &Bytes) -> Result<(BatchHeader, Vec<StoredRecord>), String> {
+    decode(batch, true)
+}
+
+/// [`decode_batch`] for bytes whose CRC was already verified (batches read
+/// from a partition), so the hot read path computes it once.
+pub(crate) fn decode_crc_verified_batch(batch: &Bytes) -> Result<(BatchHeader, Vec<StoredRecord>), String> {
+    decode(batch, false)
+}
+
+fn decode(batch: &Bytes, check_crc: bool) -> Result<(BatchHeader, Vec<StoredRecord>), String> {
     let h = BatchHeader::parse(batch)?;
     if batch.len() < h.total_len() {
         return Err(format!("batch claims {} bytes but only {} are present", h.total_len(), batch.len()));
     }
     let batch = batch.slice(..h.total_len());
-    verify_crc(&batch, &h)?;
+    if check_crc {
+        verify_crc(&batch, &h)?;
+    }
     let codec = h.compression().ok_or_else(|| format!("unknown compression codec {}", h.attributes & 7))?;
     let section = if codec == Compression::None {
         batch.slice(BATCH_HEADER_LEN..)

@@ -6,7 +6,6 @@
 
 use std::sync::Arc;
 
-use crate::batch::BatchHeader;
 use crate::error::{LogError, Result};
 use crate::log::Log;
 use crate::partition::{AppendInfo, AppendOptions};
@@ -81,8 +80,8 @@ impl LogClient for Log {
         let f = p.read(offset, max_bytes)?;
         let mut next = offset;
         let mut records = Vec::new();
-        for b in f.batches() {
-            let (h, recs): (BatchHeader, _) = crate::batch::decode_batch(&b).map_err(|reason| LogError::Corrupt {
+        for batch in f.decoded() {
+            let (h, recs) = batch.map_err(|reason| LogError::Corrupt {
                 topic: topic.to_string(),
                 partition,
                 offset,

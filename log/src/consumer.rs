@@ -21,7 +21,6 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use crate::batch::decode_batch;
 use crate::error::{GroupErrorCode, LogError, Result};
 use crate::group::{
     ConsumerAssignment, ConsumerSubscription, CooperativeStickyAssignor, JoinGroupRequest, OffsetAndMetadata,
@@ -367,8 +366,8 @@ impl Consumer {
                 Err(e) => return Err(e),
             };
             let mut next = pos;
-            'batches: for b in fetched.batches() {
-                let (h, recs) = decode_batch(&b).map_err(|reason| LogError::Corrupt {
+            'batches: for batch in fetched.decoded() {
+                let (h, recs) = batch.map_err(|reason| LogError::Corrupt {
                     topic: tp.topic.clone(),
                     partition: tp.partition,
                     offset: pos,

@@ -54,8 +54,9 @@ pub struct AppendInfo {
 /// Whole batches fetched from a partition, as stored bytes.
 #[derive(Debug, Clone)]
 pub struct FetchedBatches {
-    /// Concatenated RecordBatch v2 bytes (CRC-checked). The first batch may
-    /// start before the requested offset.
+    /// Concatenated RecordBatch v2 bytes, each batch CRC-checked by
+    /// [`Partition::read`]. The first batch may start before the requested
+    /// offset.
     pub bytes: Bytes,
     /// The partition's high watermark at the time of the read.
     pub high_watermark: i64,
@@ -72,8 +73,8 @@ impl FetchedBatches {
     /// this means a bug or a codec failure).
     pub fn records(&self, from_offset: i64) -> Result<Vec<StoredRecord>, String> {
         let mut out = Vec::new();
-        for b in self.batches() {
-            let (h, recs) = decode_batch(&b)?;
+        for batch in self.decoded() {
+            let (h, recs) = batch?;
             if h.is_control() {
                 continue;
             }
@@ -91,6 +92,12 @@ impl FetchedBatches {
             pos += h.total_len();
             Some(b)
         })
+    }
+
+    /// Decodes each batch. The CRC is not computed again: `bytes` come
+    /// from [`Partition::read`], which verified every batch it returned.
+    pub fn decoded(&self) -> impl Iterator<Item = Result<(BatchHeader, Vec<StoredRecord>), String>> + '_ {
+        self.batches().map(|b| batch::decode_crc_verified_batch(&b))
     }
 
     /// True when nothing was fetched.
