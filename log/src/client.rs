@@ -10,7 +10,8 @@ use crate::error::{LogError, Result};
 use crate::log::Log;
 use crate::partition::{AppendInfo, AppendOptions};
 use crate::record::{Record, StoredRecord};
-use crate::topic::TopicConfig;
+use crate::group::OffsetAndMetadata;
+use crate::topic::{TopicConfig, TopicPartition};
 
 /// Records read from one partition.
 #[derive(Debug, Clone, Default)]
@@ -60,6 +61,20 @@ pub trait LogClient: Send + Sync + std::fmt::Debug {
     /// # Errors
     /// Unknown topic or partition.
     fn offsets(&self, topic: &str, partition: i32) -> Result<(i64, i64)>;
+
+    /// Commits `offsets` (the next offset to read per partition) for
+    /// `group` as a standalone (simple) commit, the way a stream
+    /// application commits its input positions.
+    ///
+    /// # Errors
+    /// A group with live classic members refuses simple commits; I/O.
+    fn commit_offsets(&self, group: &str, offsets: &[(TopicPartition, i64)]) -> Result<()>;
+
+    /// The committed offset of `tp` for `group`, if any.
+    ///
+    /// # Errors
+    /// Implementation-specific (network) failures.
+    fn committed_offset(&self, group: &str, tp: &TopicPartition) -> Result<Option<i64>>;
 }
 
 impl LogClient for Log {
@@ -101,6 +116,23 @@ impl LogClient for Log {
         let p = self.partition(topic, partition)?;
         Ok((p.log_start_offset(), p.high_watermark()))
     }
+
+    fn commit_offsets(&self, group: &str, offsets: &[(TopicPartition, i64)]) -> Result<()> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let offsets = offsets
+            .iter()
+            .map(|(tp, o)| {
+                (tp.clone(), OffsetAndMetadata::new(*o, now))
+            })
+            .collect();
+        self.groups().commit_offsets(group, "", -1, offsets)
+    }
+
+    fn committed_offset(&self, group: &str, tp: &TopicPartition) -> Result<Option<i64>> {
+        Ok(self.groups().fetch_offsets(group, Some(std::slice::from_ref(tp))).get(tp).map(|v| v.offset))
+    }
 }
 
 impl<T: LogClient + ?Sized> LogClient for Arc<T> {
@@ -118,5 +150,11 @@ impl<T: LogClient + ?Sized> LogClient for Arc<T> {
     }
     fn offsets(&self, topic: &str, partition: i32) -> Result<(i64, i64)> {
         (**self).offsets(topic, partition)
+    }
+    fn commit_offsets(&self, group: &str, offsets: &[(TopicPartition, i64)]) -> Result<()> {
+        (**self).commit_offsets(group, offsets)
+    }
+    fn committed_offset(&self, group: &str, tp: &TopicPartition) -> Result<Option<i64>> {
+        (**self).committed_offset(group, tp)
     }
 }
