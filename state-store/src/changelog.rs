@@ -74,6 +74,9 @@ impl LoggedMap {
     }
 }
 
+/// Payload bytes per changelog append.
+const CHANGELOG_BATCH_BYTES: usize = 512 * 1024;
+
 impl OrderedMap for LoggedMap {
     fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
         self.inner.get(key)
@@ -85,9 +88,28 @@ impl OrderedMap for LoggedMap {
         }
         let records: Vec<Record> =
             batch.iter().map(|(k, v)| Record { key: Some(k.clone()), value: v.clone(), ..Default::default() }).collect();
-        let info = self.target.log.append(&self.target.topic, self.target.partition, &records).map_err(|e| self.err(e))?;
+        // One log batch per ~512 KiB, so a large write stays under the
+        // topic's max.message.bytes (1 MiB by default).
+        let mut last = None;
+        let mut start = 0;
+        let mut size = 0;
+        for (i, r) in records.iter().enumerate() {
+            size += r.key.as_ref().map_or(0, |k| k.len()) + r.value.as_ref().map_or(0, |v| v.len()) + 24;
+            if size >= CHANGELOG_BATCH_BYTES || i + 1 == records.len() {
+                let info = self
+                    .target
+                    .log
+                    .append(&self.target.topic, self.target.partition, &records[start..=i])
+                    .map_err(|e| self.err(e))?;
+                last = Some(info.last_offset);
+                start = i + 1;
+                size = 0;
+            }
+        }
         self.inner.write(batch)?;
-        *self.next_offset.lock() = Some(info.last_offset + 1);
+        if let Some(l) = last {
+            *self.next_offset.lock() = Some(l + 1);
+        }
         Ok(())
     }
 

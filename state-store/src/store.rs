@@ -133,6 +133,18 @@ pub trait WindowStore: StateStore + ReadOnlyWindowStore {
     /// # Errors
     /// Backend or changelog errors.
     fn put(&self, key: &[u8], window_start: i64, value: Option<&[u8]>) -> Result<()>;
+
+    /// Writes many windows at once: `(key, window start, value)`; one
+    /// storage batch and one changelog append instead of one per entry.
+    ///
+    /// # Errors
+    /// As [`WindowStore::put`].
+    fn put_all(&self, entries: &[(Bytes, i64, Option<Bytes>)]) -> Result<()> {
+        for (k, start, v) in entries {
+            self.put(k, *start, v.as_deref())?;
+        }
+        Ok(())
+    }
     /// The retention period in ms.
     fn retention_ms(&self) -> i64;
 }

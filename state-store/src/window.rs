@@ -117,6 +117,25 @@ impl WindowStore for WindowStoreImpl {
         map.write(&[(k, value.map(Bytes::copy_from_slice))])
     }
 
+    fn put_all(&self, entries: &[(Bytes, i64, Option<Bytes>)]) -> Result<()> {
+        if self.retain_duplicates {
+            for (k, start, v) in entries {
+                self.put(k, *start, v.as_deref())?;
+            }
+            return Ok(());
+        }
+        let map = self.core.map()?;
+        let batch: Vec<(Bytes, Option<Bytes>)> = entries
+            .iter()
+            .filter(|(_, start, _)| self.segments.admit(*start))
+            .map(|(k, start, v)| (Bytes::from(window_key(k, *start, 0)), v.clone()))
+            .collect();
+        if batch.is_empty() {
+            return Ok(());
+        }
+        map.write(&batch)
+    }
+
     fn retention_ms(&self) -> i64 {
         self.retention_ms
     }
