@@ -25,5 +25,6 @@
 //! log.close().unwrap();
 //! ```
 
+pub use riffle_engine as engine;
 pub use riffle_log as log;
 pub use riffle_state as state;

@@ -1,0 +1,427 @@
+//! Built-in accumulators for `COUNT`, `SUM`, `MIN`, `MAX`, `AVG`, and the
+//! bridge to registered aggregate functions. An aggregate slot holds one
+//! [`Acc`] per aggregate column; slots are serialized into the state store.
+
+use arrow::array::{Array, ArrayRef, AsArray, BooleanBuilder, Float64Builder, Int32Builder, Int64Builder, StringBuilder};
+use arrow::datatypes::{DataType, Float64Type, Int32Type, Int64Type, TimestampMillisecondType};
+
+use crate::error::{EngineError, Result};
+use crate::functions::Accumulator;
+use crate::plan::{AggFunc, ScalarValue};
+
+/// A value held by MIN/MAX.
+#[derive(Debug, Clone, PartialEq, PartialOrd)]
+pub(crate) enum Val {
+    I(i64),
+    F(f64),
+    S(String),
+}
+
+/// One aggregate's running state.
+#[derive(Debug)]
+pub(crate) enum Acc {
+    Count(i64),
+    SumI { sum: i64, seen: i64 },
+    SumF { sum: f64, seen: i64 },
+    Min(Option<Val>),
+    Max(Option<Val>),
+    Avg { sum: f64, count: i64 },
+    Udaf(Box<dyn Accumulator>),
+}
+
+/// The argument column of an aggregate, downcast once per batch.
+pub(crate) enum ArgCol<'a> {
+    None,
+    I32(&'a arrow::array::Int32Array),
+    I64(&'a arrow::array::Int64Array),
+    F64(&'a arrow::array::Float64Array),
+    Ts(&'a arrow::array::TimestampMillisecondArray),
+    Str(&'a arrow::array::StringArray),
+    Other(&'a ArrayRef),
+}
+
+impl<'a> ArgCol<'a> {
+    pub(crate) fn new(a: Option<&'a ArrayRef>) -> Self {
+        let Some(a) = a else { return ArgCol::None };
+        match a.data_type() {
+            DataType::Int32 => ArgCol::I32(a.as_primitive::<Int32Type>()),
+            DataType::Int64 => ArgCol::I64(a.as_primitive::<Int64Type>()),
+            DataType::Float64 => ArgCol::F64(a.as_primitive::<Float64Type>()),
+            DataType::Timestamp(arrow::datatypes::TimeUnit::Millisecond, _) => {
+                ArgCol::Ts(a.as_primitive::<TimestampMillisecondType>())
+            }
+            DataType::Utf8 => ArgCol::Str(a.as_string::<i32>()),
+            _ => ArgCol::Other(a),
+        }
+    }
+
+    fn val(&self, i: usize) -> Option<Val> {
+        match self {
+            ArgCol::None => None,
+            ArgCol::I32(a) => a.is_valid(i).then(|| Val::I(i64::from(a.value(i)))),
+            ArgCol::I64(a) => a.is_valid(i).then(|| Val::I(a.value(i))),
+            ArgCol::Ts(a) => a.is_valid(i).then(|| Val::I(a.value(i))),
+            ArgCol::F64(a) => a.is_valid(i).then(|| Val::F(a.value(i))),
+            ArgCol::Str(a) => a.is_valid(i).then(|| Val::S(a.value(i).to_string())),
+            ArgCol::Other(_) => None,
+        }
+    }
+
+    fn is_valid(&self, i: usize) -> bool {
+        match self {
+            ArgCol::None => false,
+            ArgCol::I32(a) => a.is_valid(i),
+            ArgCol::I64(a) => a.is_valid(i),
+            ArgCol::Ts(a) => a.is_valid(i),
+            ArgCol::F64(a) => a.is_valid(i),
+            ArgCol::Str(a) => a.is_valid(i),
+            ArgCol::Other(a) => a.is_valid(i),
+        }
+    }
+
+    fn f64(&self, i: usize) -> Option<f64> {
+        match self {
+            ArgCol::I32(a) => a.is_valid(i).then(|| f64::from(a.value(i))),
+            ArgCol::I64(a) => a.is_valid(i).then(|| a.value(i) as f64),
+            ArgCol::F64(a) => a.is_valid(i).then(|| a.value(i)),
+            _ => None,
+        }
+    }
+
+    fn i64(&self, i: usize) -> Option<i64> {
+        match self {
+            ArgCol::I32(a) => a.is_valid(i).then(|| i64::from(a.value(i))),
+            ArgCol::I64(a) => a.is_valid(i).then(|| a.value(i)),
+            _ => None,
+        }
+    }
+}
+
+impl Acc {
+    /// A fresh accumulator for `func` whose argument has type `arg`.
+    pub(crate) fn new(func: &AggFunc, arg: Option<&DataType>) -> Result<Acc> {
+        Ok(match func {
+            AggFunc::Count | AggFunc::CountStar => Acc::Count(0),
+            AggFunc::Sum => match arg {
+                Some(DataType::Float32 | DataType::Float64) => Acc::SumF { sum: 0.0, seen: 0 },
+                _ => Acc::SumI { sum: 0, seen: 0 },
+            },
+            AggFunc::Min => Acc::Min(None),
+            AggFunc::Max => Acc::Max(None),
+            AggFunc::Avg => Acc::Avg { sum: 0.0, count: 0 },
+            AggFunc::Udaf(u) => Acc::Udaf(u.accumulator(&arg.into_iter().cloned().collect::<Vec<_>>())?),
+        })
+    }
+
+    /// Adds row `i`; `star` is true for COUNT(*).
+    #[inline]
+    pub(crate) fn update(&mut self, arg: &ArgCol<'_>, args: &[ArrayRef], i: usize, star: bool) -> Result<()> {
+        match self {
+            Acc::Count(c) => {
+                if star || arg.is_valid(i) {
+                    *c += 1;
+                }
+            }
+            Acc::SumI { sum, seen } => {
+                if let Some(v) = arg.i64(i) {
+                    *sum = sum.checked_add(v).ok_or_else(|| EngineError::expr("SUM", "BIGINT overflow"))?;
+                    *seen += 1;
+                }
+            }
+            Acc::SumF { sum, seen } => {
+                if let Some(v) = arg.f64(i) {
+                    *sum += v;
+                    *seen += 1;
+                }
+            }
+            Acc::Min(m) => {
+                if let Some(v) = arg.val(i) {
+                    if m.as_ref().is_none_or(|cur| v < *cur) {
+                        *m = Some(v);
+                    }
+                }
+            }
+            Acc::Max(m) => {
+                if let Some(v) = arg.val(i) {
+                    if m.as_ref().is_none_or(|cur| v > *cur) {
+                        *m = Some(v);
+                    }
+                }
+            }
+            Acc::Avg { sum, count } => {
+                if let Some(v) = arg.f64(i) {
+                    *sum += v;
+                    *count += 1;
+                }
+            }
+            Acc::Udaf(u) => u.update(args, i)?,
+        }
+        Ok(())
+    }
+
+    /// Removes row `i` (a table row leaving its group).
+    pub(crate) fn retract(&mut self, arg: &ArgCol<'_>, args: &[ArrayRef], i: usize, star: bool) -> Result<()> {
+        match self {
+            Acc::Count(c) => {
+                if star || arg.is_valid(i) {
+                    *c -= 1;
+                }
+            }
+            Acc::SumI { sum, seen } => {
+                if let Some(v) = arg.i64(i) {
+                    *sum = sum.wrapping_sub(v);
+                    *seen -= 1;
+                }
+            }
+            Acc::SumF { sum, seen } => {
+                if let Some(v) = arg.f64(i) {
+                    *sum -= v;
+                    *seen -= 1;
+                }
+            }
+            Acc::Avg { sum, count } => {
+                if let Some(v) = arg.f64(i) {
+                    *sum -= v;
+                    *count -= 1;
+                }
+            }
+            Acc::Min(_) | Acc::Max(_) => {
+                return Err(EngineError::plan(
+                    "Aggregate",
+                    "MIN and MAX cannot be computed over a table (a removed row cannot be undone); aggregate the stream instead",
+                ))
+            }
+            Acc::Udaf(u) => u.retract(args, i)?,
+        }
+        Ok(())
+    }
+
+    /// Folds `other` (same function) in: session merges.
+    pub(crate) fn merge(&mut self, other: &Acc) -> Result<()> {
+        match (self, other) {
+            (Acc::Count(a), Acc::Count(b)) => *a += b,
+            (Acc::SumI { sum, seen }, Acc::SumI { sum: s2, seen: n2 }) => {
+                *sum = sum.wrapping_add(*s2);
+                *seen += n2;
+            }
+            (Acc::SumF { sum, seen }, Acc::SumF { sum: s2, seen: n2 }) => {
+                *sum += s2;
+                *seen += n2;
+            }
+            (Acc::Min(a), Acc::Min(b)) => {
+                if let Some(b) = b {
+                    if a.as_ref().is_none_or(|x| b < x) {
+                        *a = Some(b.clone());
+                    }
+                }
+            }
+            (Acc::Max(a), Acc::Max(b)) => {
+                if let Some(b) = b {
+                    if a.as_ref().is_none_or(|x| b > x) {
+                        *a = Some(b.clone());
+                    }
+                }
+            }
+            (Acc::Avg { sum, count }, Acc::Avg { sum: s2, count: c2 }) => {
+                *sum += s2;
+                *count += c2;
+            }
+            (Acc::Udaf(a), Acc::Udaf(b)) => a.merge(&b.state())?,
+            _ => return Err(EngineError::Internal("merging accumulators of different functions".into())),
+        }
+        Ok(())
+    }
+
+    /// Appends the current result to `out`.
+    pub(crate) fn append_to(&self, out: &mut OutBuilder) {
+        match (self, out) {
+            (Acc::Count(c), OutBuilder::I64(b)) => b.append_value(*c),
+            (Acc::SumI { sum, seen }, OutBuilder::I64(b)) => {
+                if *seen > 0 {
+                    b.append_value(*sum)
+                } else {
+                    b.append_null()
+                }
+            }
+            (Acc::SumF { sum, seen }, OutBuilder::F64(b)) => {
+                if *seen > 0 {
+                    b.append_value(*sum)
+                } else {
+                    b.append_null()
+                }
+            }
+            (Acc::Avg { sum, count }, OutBuilder::F64(b)) => {
+                if *count > 0 {
+                    b.append_value(*sum / *count as f64)
+                } else {
+                    b.append_null()
+                }
+            }
+            (Acc::Min(v) | Acc::Max(v), out) => match (v, out) {
+                (Some(Val::I(x)), OutBuilder::I64(b)) => b.append_value(*x),
+                (Some(Val::I(x)), OutBuilder::I32(b)) => b.append_value(*x as i32),
+                (Some(Val::F(x)), OutBuilder::F64(b)) => b.append_value(*x),
+                (Some(Val::S(x)), OutBuilder::Str(b)) => b.append_value(x),
+                (_, o) => o.append_null(),
+            },
+            (Acc::Udaf(u), o) => o.append_scalar(&u.evaluate()),
+            (_, o) => o.append_null(),
+        }
+    }
+
+    /// Serializes into `out`.
+    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
+        fn val(out: &mut Vec<u8>, v: &Option<Val>) {
+            match v {
+                None => out.push(0),
+                Some(Val::I(x)) => {
+                    out.push(1);
+                    out.extend_from_slice(&x.to_be_bytes());
+                }
+                Some(Val::F(x)) => {
+                    out.push(2);
+                    out.extend_from_slice(&x.to_bits().to_be_bytes());
+                }
+                Some(Val::S(s)) => {
+                    out.push(3);
+                    out.extend_from_slice(&(s.len() as u32).to_be_bytes());
+                    out.extend_from_slice(s.as_bytes());
+                }
+            }
+        }
+        match self {
+            Acc::Count(c) => out.extend_from_slice(&c.to_be_bytes()),
+            Acc::SumI { sum, seen } => {
+                out.extend_from_slice(&sum.to_be_bytes());
+                out.extend_from_slice(&seen.to_be_bytes());
+            }
+            Acc::SumF { sum, seen } => {
+                out.extend_from_slice(&sum.to_bits().to_be_bytes());
+                out.extend_from_slice(&seen.to_be_bytes());
+            }
+            Acc::Avg { sum, count } => {
+                out.extend_from_slice(&sum.to_bits().to_be_bytes());
+                out.extend_from_slice(&count.to_be_bytes());
+            }
+            Acc::Min(v) | Acc::Max(v) => val(out, v),
+            Acc::Udaf(u) => {
+                let s = u.state();
+                out.extend_from_slice(&(s.len() as u32).to_be_bytes());
+                out.extend_from_slice(&s);
+            }
+        }
+    }
+
+    /// Replaces the state with one read from `input`, advancing it.
+    pub(crate) fn decode(&mut self, input: &mut &[u8]) -> Result<()> {
+        fn take<'a>(input: &mut &'a [u8], n: usize) -> Result<&'a [u8]> {
+            if input.len() < n {
+                return Err(EngineError::Internal("aggregate state is truncated".into()));
+            }
+            let (a, b) = input.split_at(n);
+            *input = b;
+            Ok(a)
+        }
+        fn i64_of(input: &mut &[u8]) -> Result<i64> {
+            let b = take(input, 8)?;
+            let mut a = [0u8; 8];
+            a.copy_from_slice(b);
+            Ok(i64::from_be_bytes(a))
+        }
+        fn val(input: &mut &[u8]) -> Result<Option<Val>> {
+            let tag = take(input, 1)?[0];
+            Ok(match tag {
+                0 => None,
+                1 => Some(Val::I(i64_of(input)?)),
+                2 => Some(Val::F(f64::from_bits(i64_of(input)? as u64))),
+                3 => {
+                    let n = u32::from_be_bytes(take(input, 4)?.try_into().map_err(|_| EngineError::Internal("len".into()))?);
+                    let s = take(input, n as usize)?;
+                    Some(Val::S(String::from_utf8_lossy(s).into_owned()))
+                }
+                t => return Err(EngineError::Internal(format!("unknown aggregate value tag {t}"))),
+            })
+        }
+        match self {
+            Acc::Count(c) => *c = i64_of(input)?,
+            Acc::SumI { sum, seen } => {
+                *sum = i64_of(input)?;
+                *seen = i64_of(input)?;
+            }
+            Acc::SumF { sum, seen } => {
+                *sum = f64::from_bits(i64_of(input)? as u64);
+                *seen = i64_of(input)?;
+            }
+            Acc::Avg { sum, count } => {
+                *sum = f64::from_bits(i64_of(input)? as u64);
+                *count = i64_of(input)?;
+            }
+            Acc::Min(v) | Acc::Max(v) => *v = val(input)?,
+            Acc::Udaf(u) => {
+                let n = u32::from_be_bytes(take(input, 4)?.try_into().map_err(|_| EngineError::Internal("len".into()))?);
+                u.load(take(input, n as usize)?)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A builder for one aggregate output column.
+pub(crate) enum OutBuilder {
+    I32(Int32Builder),
+    I64(Int64Builder),
+    F64(Float64Builder),
+    Str(StringBuilder),
+    Bool(BooleanBuilder),
+}
+
+impl OutBuilder {
+    pub(crate) fn new(t: &DataType, cap: usize) -> Result<Self> {
+        Ok(match t {
+            DataType::Int32 => OutBuilder::I32(Int32Builder::with_capacity(cap)),
+            DataType::Int64 | DataType::Timestamp(_, _) => OutBuilder::I64(Int64Builder::with_capacity(cap)),
+            DataType::Float64 => OutBuilder::F64(Float64Builder::with_capacity(cap)),
+            DataType::Utf8 => OutBuilder::Str(StringBuilder::with_capacity(cap, cap * 8)),
+            DataType::Boolean => OutBuilder::Bool(BooleanBuilder::with_capacity(cap)),
+            t => return Err(EngineError::plan("Aggregate", format!("aggregate results of type {t} are not supported"))),
+        })
+    }
+
+    pub(crate) fn append_null(&mut self) {
+        match self {
+            OutBuilder::I32(b) => b.append_null(),
+            OutBuilder::I64(b) => b.append_null(),
+            OutBuilder::F64(b) => b.append_null(),
+            OutBuilder::Str(b) => b.append_null(),
+            OutBuilder::Bool(b) => b.append_null(),
+        }
+    }
+
+    pub(crate) fn append_scalar(&mut self, v: &ScalarValue) {
+        match (self, v) {
+            (OutBuilder::I32(b), ScalarValue::Int32(x)) => b.append_value(*x),
+            (OutBuilder::I64(b), ScalarValue::Int64(x) | ScalarValue::TimestampMs(x)) => b.append_value(*x),
+            (OutBuilder::I64(b), ScalarValue::Int32(x)) => b.append_value(i64::from(*x)),
+            (OutBuilder::F64(b), ScalarValue::Float64(x)) => b.append_value(*x),
+            (OutBuilder::Str(b), ScalarValue::Utf8(x)) => b.append_value(x),
+            (OutBuilder::Bool(b), ScalarValue::Boolean(x)) => b.append_value(*x),
+            (o, _) => o.append_null(),
+        }
+    }
+
+    /// Finishes into an array of type `t`.
+    pub(crate) fn finish(&mut self, t: &DataType) -> Result<ArrayRef> {
+        let a: ArrayRef = match self {
+            OutBuilder::I32(b) => std::sync::Arc::new(b.finish()),
+            OutBuilder::I64(b) => std::sync::Arc::new(b.finish()),
+            OutBuilder::F64(b) => std::sync::Arc::new(b.finish()),
+            OutBuilder::Str(b) => std::sync::Arc::new(b.finish()),
+            OutBuilder::Bool(b) => std::sync::Arc::new(b.finish()),
+        };
+        if a.data_type() == t {
+            Ok(a)
+        } else {
+            arrow::compute::cast(&a, t).map_err(|e| EngineError::arrow("aggregate output", e))
+        }
+    }
+}

@@ -1,0 +1,497 @@
+//! `Aggregate` / `AggregateOp`: grouped aggregation per key, optionally per
+//! tumbling or hopping window, with the emit-final (suppress) behaviour
+//! fused in. Session windows are in [`super::session`].
+//!
+//! State: slots live in memory (a map per window start) and are written
+//! behind to the store (window store or key-value store, changelogged) on
+//! every commit and when a window closes. A slot that is not in memory is
+//! read from the store, so a restored task continues where the old one
+//! committed.
+//!
+//! Emission, as Kafka Streams and ksqlDB define it:
+//! - cache off: one update per input record, in input order;
+//! - cache on: the latest update of each changed key at each commit;
+//! - final: one row per key and window once stream time (as seen by the
+//!   suppress step: the largest timestamp of accepted records) reaches
+//!   window end + grace.
+//!
+//! Late records (window end ≤ observed stream time − grace) are dropped and
+//! counted in `late_records`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Int64Array, RecordBatch, UInt32Array};
+use arrow::compute::take;
+use arrow::datatypes::{DataType, SchemaRef};
+use arrow::row::{RowConverter, SortField};
+use bytes::Bytes;
+use riffle_state::{KeyValueSpec, KeyValueStore, KvStore, ReadOnlyKeyValueStore, ReadOnlyWindowStore, WindowStore, WindowStoreImpl};
+
+use super::accumulator::{Acc, ArgCol, OutBuilder};
+use super::{InitContext, OpContext, Operator};
+use crate::batch::Batch;
+use crate::error::{EngineError, Result};
+use crate::physical::expr::evaluate;
+use crate::plan::{AggExpr, AggFunc, Meta, WindowSpec};
+
+/// Sentinel window start for non-windowed aggregation.
+const NO_WINDOW: i64 = i64::MIN;
+
+pub(crate) struct Slot {
+    accs: Vec<Acc>,
+    ts: i64,
+    carry: Option<Box<[u8]>>,
+    /// Changed since last written to the store.
+    dirty: bool,
+    /// Changed since last emitted (cache-on mode).
+    pending: bool,
+}
+
+pub(crate) struct AggregateOp {
+    name: String,
+    store_name: String,
+    window: Option<WindowSpec>,
+    final_only: bool,
+    key_len: usize,
+    key_conv: RowConverter,
+    aggs: Vec<AggExpr>,
+    arg_types: Vec<Option<DataType>>,
+    carry_idx: Vec<usize>,
+    carry_conv: Option<RowConverter>,
+    out_schema: SchemaRef,
+    windows: BTreeMap<i64, HashMap<Box<[u8]>, Slot>>,
+    observed: i64,
+    suppress_time: i64,
+    wstore: Option<Arc<WindowStoreImpl>>,
+    kstore: Option<Arc<KvStore>>,
+    store_may_have_data: Option<bool>,
+    starts: Vec<i64>,
+}
+
+fn converter(fields: &[arrow::datatypes::FieldRef]) -> Result<RowConverter> {
+    RowConverter::new(fields.iter().map(|f| SortField::new(f.data_type().clone())).collect())
+        .map_err(|e| EngineError::arrow("aggregate key", e))
+}
+
+impl AggregateOp {
+    pub(crate) fn new(
+        name: String,
+        store_name: String,
+        input: &Meta,
+        aggs: Vec<AggExpr>,
+        window: Option<WindowSpec>,
+        carry: &[String],
+        final_only: bool,
+        out: &Meta,
+    ) -> Result<Self> {
+        let key_conv = converter(&input.schema.fields()[..input.key_len])?;
+        let mut arg_types = Vec::new();
+        for a in &aggs {
+            arg_types.push(match a.args.first() {
+                Some(e) => Some(crate::physical::expr::expr_type(e, &input.schema)?),
+                None => None,
+            });
+        }
+        let carry_idx = carry
+            .iter()
+            .map(|c| input.schema.index_of(c).map_err(|e| EngineError::arrow("aggregate carry", e)))
+            .collect::<Result<Vec<_>>>()?;
+        let carry_conv = if carry_idx.is_empty() {
+            None
+        } else {
+            let fields: Vec<_> = carry_idx.iter().map(|&i| input.schema.fields()[i].clone()).collect();
+            Some(converter(&fields)?)
+        };
+        Ok(AggregateOp {
+            name,
+            store_name,
+            window,
+            final_only,
+            key_len: input.key_len,
+            key_conv,
+            aggs,
+            arg_types,
+            carry_idx,
+            carry_conv,
+            out_schema: out.schema.clone(),
+            windows: BTreeMap::new(),
+            observed: i64::MIN,
+            suppress_time: i64::MIN,
+            wstore: None,
+            kstore: None,
+            store_may_have_data: None,
+            starts: Vec::new(),
+        })
+    }
+
+    fn new_slot(&self) -> Result<Slot> {
+        let accs = self
+            .aggs
+            .iter()
+            .zip(&self.arg_types)
+            .map(|(a, t)| Acc::new(&a.func, t.as_ref()))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Slot { accs, ts: i64::MIN, carry: None, dirty: false, pending: false })
+    }
+
+    fn encode_slot(slot: &Slot) -> Vec<u8> {
+        let mut out = Vec::with_capacity(32);
+        out.extend_from_slice(&slot.ts.to_be_bytes());
+        match &slot.carry {
+            Some(c) => {
+                out.extend_from_slice(&(c.len() as u32).to_be_bytes());
+                out.extend_from_slice(c);
+            }
+            None => out.extend_from_slice(&u32::MAX.to_be_bytes()),
+        }
+        for a in &slot.accs {
+            a.encode(&mut out);
+        }
+        out
+    }
+
+    fn decode_slot(&self, bytes: &[u8]) -> Result<Slot> {
+        let mut slot = self.new_slot()?;
+        let bad = || EngineError::state(
+            &self.store_name,
+            riffle_state::StateError::Corrupt { path: self.store_name.clone().into(), reason: "aggregate value is truncated".into() },
+        );
+        if bytes.len() < 12 {
+            return Err(bad());
+        }
+        slot.ts = i64::from_be_bytes(bytes[..8].try_into().map_err(|_| bad())?);
+        let n = u32::from_be_bytes(bytes[8..12].try_into().map_err(|_| bad())?);
+        let mut rest = &bytes[12..];
+        if n != u32::MAX {
+            let n = n as usize;
+            if rest.len() < n {
+                return Err(bad());
+            }
+            slot.carry = Some(rest[..n].into());
+            rest = &rest[n..];
+        }
+        for a in &mut slot.accs {
+            a.decode(&mut rest)?;
+        }
+        Ok(slot)
+    }
+
+    fn may_have_data(&mut self) -> Result<bool> {
+        if let Some(v) = self.store_may_have_data {
+            return Ok(v);
+        }
+        let v = match (&self.wstore, &self.kstore) {
+            (Some(w), _) => !w.segment_ids().is_empty(),
+            (_, Some(k)) => k.approximate_num_entries().map_err(|e| EngineError::state(&self.store_name, e))? > 0 || !k.all().map_err(|e| EngineError::state(&self.store_name, e))?.is_empty(),
+            _ => false,
+        };
+        self.store_may_have_data = Some(v);
+        Ok(v)
+    }
+
+    fn load_slot(&mut self, key: &[u8], start: i64) -> Result<Slot> {
+        if self.may_have_data()? {
+            let found = match (&self.wstore, &self.kstore) {
+                (Some(w), _) => w.fetch(key, start).map_err(|e| EngineError::state(&self.store_name, e))?,
+                (_, Some(k)) => k.get(key).map_err(|e| EngineError::state(&self.store_name, e))?,
+                _ => None,
+            };
+            if let Some(b) = found {
+                return self.decode_slot(&b);
+            }
+        }
+        self.new_slot()
+    }
+
+    fn window_end(&self, start: i64) -> i64 {
+        start.saturating_add(self.window.map_or(0, |w| w.size_ms()))
+    }
+
+    /// Writes slots to the store in one batch (one changelog append).
+    fn persist(&self, items: &[(&[u8], i64, &Slot)]) -> Result<()> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let err = |e| EngineError::state(&self.store_name, e);
+        match (&self.wstore, &self.kstore) {
+            (Some(w), _) => {
+                let batch: Vec<(Bytes, i64, Option<Bytes>)> = items
+                    .iter()
+                    .map(|(k, start, s)| (Bytes::copy_from_slice(k), *start, Some(Bytes::from(Self::encode_slot(s)))))
+                    .collect();
+                w.put_all(&batch).map_err(err)
+            }
+            (_, Some(k)) => {
+                let batch: Vec<(Bytes, Bytes)> =
+                    items.iter().map(|(key, _, s)| (Bytes::copy_from_slice(key), Bytes::from(Self::encode_slot(s)))).collect();
+                k.put_all(&batch).map_err(err)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Builds output rows from `(key bytes, window start, slot)` triples.
+    fn rows_from_slots(&self, items: &[(&[u8], i64, &Slot)]) -> Result<Batch> {
+        let parser = self.key_conv.parser();
+        let keys = self
+            .key_conv
+            .convert_rows(items.iter().map(|(k, _, _)| parser.parse(k)))
+            .map_err(|e| EngineError::arrow(&self.name, e))?;
+        let mut cols: Vec<ArrayRef> = keys;
+        if self.window.is_some() {
+            cols.push(Arc::new(Int64Array::from_iter_values(items.iter().map(|(_, s, _)| *s))));
+            cols.push(Arc::new(Int64Array::from_iter_values(items.iter().map(|(_, s, _)| self.window_end(*s)))));
+        }
+        if let Some(conv) = &self.carry_conv {
+            let parser = conv.parser();
+            let empty: Vec<u8> = Vec::new();
+            // Slots always have carry once updated; missing carry cannot be parsed, so substitute nulls.
+            if items.iter().all(|(_, _, s)| s.carry.is_some()) {
+                let carried = conv
+                    .convert_rows(items.iter().map(|(_, _, s)| parser.parse(s.carry.as_deref().unwrap_or(&empty))))
+                    .map_err(|e| EngineError::arrow(&self.name, e))?;
+                cols.extend(carried);
+            } else {
+                for f in &self.out_schema.fields()[cols.len()..cols.len() + self.carry_idx.len()] {
+                    cols.push(arrow::array::new_null_array(f.data_type(), items.len()));
+                }
+            }
+        }
+        let first_agg = cols.len();
+        for (j, _) in self.aggs.iter().enumerate() {
+            let t = self.out_schema.field(first_agg + j).data_type().clone();
+            let mut b = OutBuilder::new(&t, items.len())?;
+            for (_, _, s) in items {
+                s.accs[j].append_to(&mut b);
+            }
+            cols.push(b.finish(&t)?);
+        }
+        let rows = RecordBatch::try_new(self.out_schema.clone(), cols).map_err(|e| EngineError::arrow(&self.name, e))?;
+        let ts = Int64Array::from_iter_values(items.iter().map(|(_, _, s)| s.ts));
+        Ok(Batch::new(rows, ts))
+    }
+
+    /// Emits and evicts windows that closed (final mode), or evicts closed
+    /// windows after persisting them (other modes).
+    fn close_windows(&mut self, ctx: &mut OpContext<'_>) -> Result<()> {
+        let Some(w) = self.window else { return Ok(()) };
+        let (time, grace) = if self.final_only { (self.suppress_time, w.grace_ms) } else { (self.observed, w.grace_ms) };
+        if time == i64::MIN {
+            return Ok(());
+        }
+        loop {
+            let Some((&start, _)) = self.windows.iter().next() else { break };
+            if self.window_end(start).saturating_add(grace) > time {
+                break;
+            }
+            let Some(slots) = self.windows.remove(&start) else { break };
+            let mut items: Vec<(&[u8], i64, &Slot)> = slots.iter().map(|(k, s)| (&k[..], start, s)).collect();
+            items.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            let dirty: Vec<_> = items.iter().filter(|(_, _, s)| s.dirty).cloned().collect();
+            self.persist(&dirty)?;
+            if self.final_only {
+                let batch = self.rows_from_slots(&items)?;
+                ctx.emit(batch);
+            } else if ctx.caching {
+                let pending: Vec<_> = items.iter().filter(|(_, _, s)| s.pending).cloned().collect();
+                if !pending.is_empty() {
+                    let batch = self.rows_from_slots(&pending)?;
+                    ctx.emit(batch);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Operator for AggregateOp {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn init(&mut self, ctx: &mut InitContext<'_>) -> Result<()> {
+        match self.window {
+            Some(w) => {
+                self.wstore = Some(ctx.window_store(riffle_state::WindowSpec {
+                    name: self.store_name.clone(),
+                    retention_ms: w.store_retention_ms(),
+                    segment_interval_ms: None,
+                    retain_duplicates: false,
+                    cache_bytes: 0,
+                    logged: true,
+                })?)
+            }
+            None => {
+                self.kstore = Some(ctx.key_value_store(KeyValueSpec {
+                    name: self.store_name.clone(),
+                    cache_bytes: 0,
+                    logged: true,
+                })?)
+            }
+        }
+        Ok(())
+    }
+
+    fn on_batch(&mut self, _port: usize, batch: Batch, ctx: &mut OpContext<'_>) -> Result<()> {
+        let n = batch.len();
+        let cols = batch.rows.columns();
+        let keys = self.key_conv.convert_columns(&cols[..self.key_len]).map_err(|e| EngineError::arrow(&self.name, e))?;
+        let mut arg_arrays: Vec<Vec<ArrayRef>> = Vec::with_capacity(self.aggs.len());
+        for a in &self.aggs {
+            arg_arrays.push(a.args.iter().map(|e| evaluate(e, &batch)).collect::<Result<Vec<_>>>()?);
+        }
+        let arg_cols: Vec<ArgCol<'_>> = arg_arrays.iter().map(|v| ArgCol::new(v.first())).collect();
+        let stars: Vec<bool> = self.aggs.iter().map(|a| matches!(a.func, AggFunc::CountStar)).collect();
+        let carry = match &self.carry_conv {
+            Some(c) => {
+                let cc: Vec<ArrayRef> = self.carry_idx.iter().map(|&i| cols[i].clone()).collect();
+                Some(c.convert_columns(&cc).map_err(|e| EngineError::arrow(&self.name, e))?)
+            }
+            None => None,
+        };
+        let per_record = !self.final_only && !ctx.caching;
+        let mut emit_rows: Vec<u32> = Vec::new();
+        let mut emit_starts: Vec<i64> = Vec::new();
+        let mut emit_ts: Vec<i64> = Vec::new();
+        let first_agg = self.out_schema.fields().len() - self.aggs.len();
+        let mut builders: Vec<OutBuilder> = if per_record {
+            (0..self.aggs.len())
+                .map(|j| OutBuilder::new(self.out_schema.field(first_agg + j).data_type(), n))
+                .collect::<Result<_>>()?
+        } else {
+            Vec::new()
+        };
+        let tss = batch.timestamps.values();
+        let mut late = 0u64;
+        let mut starts = std::mem::take(&mut self.starts);
+        for i in 0..n {
+            let ts = tss[i];
+            let retract = batch.is_delete(i);
+            let key = keys.row(i);
+            let key = key.as_ref();
+            starts.clear();
+            match self.window {
+                Some(w) => {
+                    self.observed = self.observed.max(ts);
+                    let close = self.observed.saturating_sub(w.grace_ms);
+                    w.window_starts(ts, &mut starts);
+                    let before = starts.len();
+                    starts.retain(|s| s.saturating_add(w.size_ms()) > close);
+                    if starts.len() < before && starts.is_empty() {
+                        late += 1;
+                        continue;
+                    }
+                }
+                None => starts.push(NO_WINDOW),
+            }
+            for &start in &starts {
+                let exists = self.windows.get(&start).is_some_and(|m| m.contains_key(key));
+                if !exists {
+                    let slot = self.load_slot(key, start)?;
+                    self.windows.entry(start).or_default().insert(key.into(), slot);
+                }
+                let slot = self
+                    .windows
+                    .get_mut(&start)
+                    .and_then(|m| m.get_mut(key))
+                    .ok_or_else(|| EngineError::Internal("aggregate slot vanished".into()))?;
+                for (j, acc) in slot.accs.iter_mut().enumerate() {
+                    if retract {
+                        acc.retract(&arg_cols[j], &arg_arrays[j], i, stars[j])?;
+                    } else {
+                        acc.update(&arg_cols[j], &arg_arrays[j], i, stars[j])?;
+                    }
+                }
+                slot.ts = slot.ts.max(ts);
+                if let Some(c) = &carry {
+                    if !retract {
+                        slot.carry = Some(c.row(i).as_ref().into());
+                    }
+                }
+                slot.dirty = true;
+                slot.pending = true;
+                if !retract || self.window.is_none() {
+                    self.suppress_time = self.suppress_time.max(ts);
+                }
+                if per_record {
+                    emit_rows.push(i as u32);
+                    emit_starts.push(start);
+                    emit_ts.push(slot.ts);
+                    for (j, b) in builders.iter_mut().enumerate() {
+                        slot.accs[j].append_to(b);
+                    }
+                }
+            }
+        }
+        self.starts = starts;
+        if late > 0 {
+            ctx.metrics.late_records.fetch_add(late, Ordering::Relaxed);
+            tracing::debug!(operator = %self.name, late, "dropped records for closed windows");
+        }
+        if per_record && !emit_rows.is_empty() {
+            let idx = UInt32Array::from(emit_rows);
+            let mut out: Vec<ArrayRef> = Vec::with_capacity(self.out_schema.fields().len());
+            for c in &cols[..self.key_len] {
+                out.push(take(c, &idx, None).map_err(|e| EngineError::arrow(&self.name, e))?);
+            }
+            if let Some(w) = self.window {
+                let size = w.size_ms();
+                out.push(Arc::new(Int64Array::from(emit_starts.clone())));
+                out.push(Arc::new(Int64Array::from_iter_values(emit_starts.iter().map(|s| s.saturating_add(size)))));
+            }
+            for &ci in &self.carry_idx {
+                out.push(take(&cols[ci], &idx, None).map_err(|e| EngineError::arrow(&self.name, e))?);
+            }
+            for (j, b) in builders.iter_mut().enumerate() {
+                out.push(b.finish(self.out_schema.field(first_agg + j).data_type())?);
+            }
+            let rows = RecordBatch::try_new(self.out_schema.clone(), out).map_err(|e| EngineError::arrow(&self.name, e))?;
+            let mut b = Batch::new(rows, Int64Array::from(emit_ts));
+            if self.window.is_none() {
+                b.change = Some(crate::batch::Change { deleted: arrow::array::BooleanArray::from(vec![false; b.len()]), old: None });
+            }
+            ctx.emit(b);
+        }
+        self.close_windows(ctx)
+    }
+
+    fn on_time(&mut self, ctx: &mut OpContext<'_>) -> Result<()> {
+        self.close_windows(ctx)
+    }
+
+    fn on_commit(&mut self, ctx: &mut OpContext<'_>) -> Result<()> {
+        let mut pending: Vec<(&[u8], i64, &Slot)> = Vec::new();
+        let mut dirty: Vec<(&[u8], i64, &Slot)> = Vec::new();
+        for (&start, slots) in &self.windows {
+            for (k, s) in slots {
+                if s.dirty {
+                    dirty.push((k, start, s));
+                }
+                if ctx.caching && !self.final_only && s.pending {
+                    pending.push((k, start, s));
+                }
+            }
+        }
+        self.persist(&dirty)?;
+        if !pending.is_empty() {
+            pending.sort_unstable_by(|a, b| (a.1, a.0).cmp(&(b.1, b.0)));
+            let batch = self.rows_from_slots(&pending)?;
+            ctx.emit(batch);
+        }
+        let cap = 1 << 20;
+        let total: usize = self.windows.values().map(HashMap::len).sum();
+        for slots in self.windows.values_mut() {
+            for s in slots.values_mut() {
+                s.dirty = false;
+                s.pending = false;
+            }
+        }
+        if self.window.is_none() && total > cap {
+            // Clean slots are in the store; drop them to bound memory.
+            self.windows.clear();
+        }
+        Ok(())
+    }
+}

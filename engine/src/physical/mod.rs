@@ -1,0 +1,350 @@
+//! Lowering, in one place: logical plans → a [`Topology`] of
+//! sub-topologies, cut at every `Repartition`. Each sub-topology runs as one
+//! task per partition of its source topics; [`Topology::operators`] makes a
+//! task's operators.
+//!
+//! Also the vectorized expression evaluator ([`expr`]).
+
+pub mod expr;
+mod source;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use riffle_log::client::LogClient;
+
+pub use source::{SourceDecoder, SourceSpec};
+
+use crate::builder::fingerprint;
+use crate::error::{EngineError, Result};
+use crate::operators::{aggregate::AggregateOp, filter::FilterOp, project::ProjectOp, select_key::SelectKeyOp, sink::SinkOp, table::{TableOp, ToStreamOp}, Operator};
+use crate::plan::{Kind, LogicalPlan};
+
+/// One physical node of a sub-topology.
+#[derive(Debug, Clone)]
+pub(crate) enum NodeKind {
+    /// Rows from `sources[i]` enter here (no operator).
+    Source(usize),
+    /// An operator made from a plan node.
+    Plan(Arc<LogicalPlan>),
+    /// Materializes a source table.
+    Table(Arc<LogicalPlan>),
+    /// Writes to an internal repartition topic.
+    RepartitionSink { plan: Arc<LogicalPlan>, topic: String, partitions: Option<i32> },
+    /// Passes rows through (fused suppress).
+    Identity(&'static str),
+}
+
+/// A node and the consumers of its output.
+#[derive(Debug, Clone)]
+pub(crate) struct PhysNode {
+    pub(crate) kind: NodeKind,
+    /// `(consumer node, consumer input port)`.
+    pub(crate) outputs: Vec<(usize, usize)>,
+}
+
+/// A connected piece of the plan between repartitions.
+#[derive(Debug, Clone)]
+pub struct SubTopology {
+    /// Index in the topology.
+    pub id: usize,
+    /// Topics read (co-partitioned: task `p` reads partition `p` of each).
+    pub sources: Vec<SourceSpec>,
+    pub(crate) nodes: Vec<PhysNode>,
+    /// Aggregates whose output is suppressed (emit final).
+    pub(crate) final_aggregates: Vec<usize>,
+}
+
+/// The lowered application.
+#[derive(Debug, Clone)]
+pub struct Topology {
+    /// The application id (prefix of internal topics and the consumer group).
+    pub application_id: String,
+    /// Sub-topologies; later ones never feed earlier ones.
+    pub subtopologies: Vec<SubTopology>,
+}
+
+impl Topology {
+    /// Lowers `plans` (each usually ending in a sink) for `application_id`.
+    ///
+    /// # Errors
+    /// Plan nodes the runtime cannot run yet (named in the message).
+    pub fn lower(application_id: &str, plans: &[Arc<LogicalPlan>]) -> Result<Topology> {
+        if application_id.is_empty() {
+            return Err(EngineError::Config { key: "application.id".into(), reason: "must not be empty".into() });
+        }
+        let mut l = Lowering { app: application_id.to_string(), subs: Vec::new(), seen: HashMap::new() };
+        for p in plans {
+            let sub = l.new_sub();
+            l.visit(p, sub)?;
+        }
+        // Sub-topologies were created consumer-first; run producers first.
+        let mut subs = l.subs;
+        subs.reverse();
+        let n = subs.len();
+        for (i, s) in subs.iter_mut().enumerate() {
+            s.id = i;
+        }
+        let _ = n;
+        subs.retain(|s| !s.nodes.is_empty());
+        for (i, s) in subs.iter_mut().enumerate() {
+            s.id = i;
+        }
+        Ok(Topology { application_id: application_id.to_string(), subtopologies: subs })
+    }
+
+    /// Input topics of the application (not internal ones).
+    pub fn source_topics(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .subtopologies
+            .iter()
+            .flat_map(|s| s.sources.iter().filter(|x| !x.internal).map(|x| x.topic.clone()))
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// Makes the operators of sub-topology `sub` for the task of
+    /// `partition`; `None` entries are sources. Sinks write through `log`.
+    ///
+    /// # Errors
+    /// Plan nodes without a runtime operator; sink topics that cannot be
+    /// created.
+    pub(crate) fn operators(&self, sub: usize, partition: i32, log: &Arc<dyn LogClient>) -> Result<Vec<Option<Box<dyn Operator>>>> {
+        let s = &self.subtopologies[sub];
+        let mut out = Vec::with_capacity(s.nodes.len());
+        for (idx, node) in s.nodes.iter().enumerate() {
+            let name = |p: &LogicalPlan| format!("{}-{}-{}", p.name(), sub, idx);
+            let op: Option<Box<dyn Operator>> = match &node.kind {
+                NodeKind::Source(_) => None,
+                NodeKind::Identity(n) => Some(Box::new(ToStreamOp { name: (*n).to_string() })),
+                NodeKind::Table(p) => {
+                    let m = p.meta();
+                    Some(Box::new(TableOp::new(
+                        format!("Table-{sub}-{idx}"),
+                        format!("table-{}", fingerprint(p)),
+                        m.schema.clone(),
+                        m.key_len,
+                        m.value_start(),
+                        matches!(**p, LogicalPlan::ToTable(_)),
+                    )?))
+                }
+                NodeKind::RepartitionSink { plan, topic, partitions } => {
+                    let m = plan.meta();
+                    let parts = match partitions {
+                        Some(p) => *p,
+                        None => self.partitions_of_sub(sub, log)?,
+                    };
+                    Some(Box::new(SinkOp {
+                        name: format!("RepartitionSink-{sub}-{idx}"),
+                        topic: topic.clone(),
+                        key_format: Arc::new(crate::format::KafkaFormat),
+                        value_format: Arc::new(crate::format::JsonFormat),
+                        key_len: m.key_len,
+                        windowed: None,
+                        value_start: m.value_start(),
+                        partitions: parts,
+                        task_partition: partition,
+                        log: log.clone(),
+                        mark_retractions: true,
+                    }))
+                }
+                NodeKind::Plan(p) => Some(self.plan_operator(p, name(p), sub, partition, log, s)?),
+            };
+            out.push(op);
+        }
+        Ok(out)
+    }
+
+    fn partitions_of_sub(&self, sub: usize, log: &Arc<dyn LogClient>) -> Result<i32> {
+        let s = &self.subtopologies[sub];
+        let mut n = 1;
+        for src in &s.sources {
+            if let Ok(c) = log.partition_count(&src.topic) {
+                n = n.max(c);
+            }
+        }
+        Ok(n)
+    }
+
+    fn plan_operator(
+        &self,
+        p: &Arc<LogicalPlan>,
+        name: String,
+        sub: usize,
+        partition: i32,
+        log: &Arc<dyn LogClient>,
+        s: &SubTopology,
+    ) -> Result<Box<dyn Operator>> {
+        Ok(match &**p {
+            LogicalPlan::Filter(f) => Box::new(FilterOp::new(name, f.predicate.clone(), f.meta.kind == Kind::Table, f.meta.value_start())),
+            LogicalPlan::Project(x) => Box::new(ProjectOp::new(
+                name,
+                x.exprs.iter().map(|(e, _)| e.clone()).collect(),
+                x.meta.value_start(),
+                x.meta.schema.clone(),
+            )),
+            LogicalPlan::SelectKey(k) => {
+                let input = k.input.meta();
+                let values = k.meta.schema.fields()[k.meta.key_len..]
+                    .iter()
+                    .map(|f| input.schema.index_of(f.name()).map_err(|e| EngineError::arrow(&name, e)))
+                    .collect::<Result<Vec<_>>>()?;
+                Box::new(SelectKeyOp::new(
+                    name,
+                    k.key.iter().map(|(e, _)| e.clone()).collect(),
+                    values,
+                    k.meta.schema.clone(),
+                    input.kind == Kind::Table,
+                ))
+            }
+            LogicalPlan::Aggregate(a) => {
+                if a.window.is_some_and(|w| w.is_session()) {
+                    return Err(EngineError::plan(&name, "session-window aggregation is not implemented in the runtime yet"));
+                }
+                let idx = s.nodes.iter().position(|n| matches!(&n.kind, NodeKind::Plan(x) if Arc::ptr_eq(x, p))).unwrap_or(usize::MAX);
+                Box::new(AggregateOp::new(
+                    name,
+                    format!("aggregate-{}", fingerprint(p)),
+                    a.input.meta(),
+                    a.aggs.clone(),
+                    a.window,
+                    &a.carry,
+                    s.final_aggregates.contains(&idx),
+                    &a.meta,
+                )?)
+            }
+            LogicalPlan::Suppress(_) | LogicalPlan::ToStream(_) | LogicalPlan::Merge(_) => Box::new(ToStreamOp { name }),
+            LogicalPlan::Sink(k) => {
+                let parts = match k.partitions {
+                    Some(p) => p,
+                    None => self.partitions_of_sub(sub, log)?,
+                };
+                let mut cfg = riffle_log::TopicConfig::with_partitions(parts);
+                if k.meta.kind == Kind::Table {
+                    cfg.set("cleanup.policy", "compact").map_err(|e| EngineError::log(&k.topic, e))?;
+                }
+                let actual = log.ensure_topic(&k.topic, &cfg).map_err(|e| EngineError::log(format!("sink topic {}", k.topic), e))?;
+                Box::new(SinkOp {
+                    name,
+                    topic: k.topic.clone(),
+                    key_format: k.key_format.clone(),
+                    value_format: k.value_format.clone(),
+                    key_len: k.meta.key_len,
+                    windowed: k.meta.window.map(|w| w.is_session()),
+                    value_start: k.meta.value_start(),
+                    partitions: actual,
+                    task_partition: partition,
+                    log: log.clone(),
+                    mark_retractions: false,
+                })
+            }
+            LogicalPlan::Process(x) => x.supplier.get(partition),
+            other => {
+                return Err(EngineError::plan(
+                    format!("{}-{sub}", other.name()),
+                    format!("{} is part of the plan IR but has no runtime operator yet", other.name()),
+                ))
+            }
+        })
+    }
+}
+
+struct Lowering {
+    app: String,
+    subs: Vec<SubTopology>,
+    /// (sub, plan pointer) → node index.
+    seen: HashMap<(usize, usize), usize>,
+}
+
+impl Lowering {
+    fn new_sub(&mut self) -> usize {
+        let id = self.subs.len();
+        self.subs.push(SubTopology { id, sources: Vec::new(), nodes: Vec::new(), final_aggregates: Vec::new() });
+        id
+    }
+
+    fn add(&mut self, sub: usize, kind: NodeKind) -> usize {
+        let nodes = &mut self.subs[sub].nodes;
+        nodes.push(PhysNode { kind, outputs: Vec::new() });
+        nodes.len() - 1
+    }
+
+    /// Adds `plan` (and its inputs) to `sub`; returns its node index.
+    fn visit(&mut self, plan: &Arc<LogicalPlan>, sub: usize) -> Result<usize> {
+        let key = (sub, Arc::as_ptr(plan) as *const () as usize);
+        if let Some(&i) = self.seen.get(&key) {
+            return Ok(i);
+        }
+        let idx = match &**plan {
+            LogicalPlan::Source(s) => {
+                let src = self.subs[sub].sources.len();
+                let node = self.add(sub, NodeKind::Source(src));
+                self.subs[sub].sources.push(SourceSpec::from_source(s, false));
+                if s.meta.kind == Kind::Table {
+                    let t = self.add(sub, NodeKind::Table(plan.clone()));
+                    self.subs[sub].nodes[node].outputs.push((t, 0));
+                    t
+                } else {
+                    node
+                }
+            }
+            LogicalPlan::Repartition(r) => {
+                let topic = format!("{}-{}-repartition", self.app, r.name);
+                let src = self.subs[sub].sources.len();
+                let node = self.add(sub, NodeKind::Source(src));
+                self.subs[sub].sources.push(SourceSpec::repartition(&topic, &r.meta));
+                let below = self.new_sub();
+                let sink = self.add(below, NodeKind::RepartitionSink { plan: plan.clone(), topic, partitions: r.partitions });
+                let input = self.visit(&r.input, below)?;
+                self.subs[below].nodes[input].outputs.push((sink, 0));
+                node
+            }
+            LogicalPlan::Suppress(x) => {
+                let node = self.add(sub, NodeKind::Identity("Suppress"));
+                let input = self.visit(&x.input, sub)?;
+                if matches!(*x.input, LogicalPlan::Aggregate(_)) {
+                    self.subs[sub].final_aggregates.push(input);
+                } else {
+                    return Err(EngineError::plan("Suppress", "suppress must directly follow a windowed aggregation"));
+                }
+                self.subs[sub].nodes[input].outputs.push((node, 0));
+                node
+            }
+            other => {
+                let kind = if matches!(other, LogicalPlan::ToTable(_)) { NodeKind::Table(plan.clone()) } else { NodeKind::Plan(plan.clone()) };
+                let node = self.add(sub, kind);
+                for (port, input) in other.inputs().into_iter().enumerate() {
+                    let i = self.visit(input, sub)?;
+                    self.subs[sub].nodes[i].outputs.push((node, port));
+                }
+                node
+            }
+        };
+        self.seen.insert(key, idx);
+        Ok(idx)
+    }
+}
+
+impl fmt::Display for Topology {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "Topology {}", self.application_id)?;
+        for s in &self.subtopologies {
+            writeln!(f, "  Sub-topology {}: sources [{}]", s.id, s.sources.iter().map(|x| x.topic.as_str()).collect::<Vec<_>>().join(", "))?;
+            for (i, n) in s.nodes.iter().enumerate() {
+                let what = match &n.kind {
+                    NodeKind::Source(x) => format!("Source {}", s.sources[*x].topic),
+                    NodeKind::Plan(p) => p.name().to_string(),
+                    NodeKind::Table(_) => "Table (materialize)".into(),
+                    NodeKind::RepartitionSink { topic, .. } => format!("Sink {topic}"),
+                    NodeKind::Identity(n) => (*n).to_string(),
+                };
+                let outs: Vec<String> = n.outputs.iter().map(|(c, _)| c.to_string()).collect();
+                writeln!(f, "    {i}: {what} -> [{}]", outs.join(", "))?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,248 @@
+//! Sources: which topic a sub-topology reads and how its records become a
+//! [`Batch`]. Records that do not decode are skipped with a logged reason
+//! (topic, partition, offset) and counted; the task keeps running.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int64Array, RecordBatch, RecordBatchOptions, UInt32Array};
+use arrow::compute::take;
+use arrow::datatypes::{DataType, Int64Type, Schema, SchemaRef, TimeUnit, TimestampMillisecondType};
+use riffle_log::record::StoredRecord;
+
+use crate::batch::{Batch, Change};
+use crate::error::{EngineError, Result};
+use crate::format::{FormatRef, JsonFormat, KafkaFormat};
+use crate::operators::sink::RETRACT_HEADER;
+use crate::plan::{Kind, Meta, Source, TimestampSpec};
+use crate::runtime::TaskMetrics;
+
+/// A topic a sub-topology reads, and how to decode it.
+#[derive(Debug, Clone)]
+pub struct SourceSpec {
+    /// Topic.
+    pub topic: String,
+    /// Whether this is an internal repartition topic.
+    pub internal: bool,
+    /// Stream or table.
+    pub kind: Kind,
+    pub(crate) key_format: FormatRef,
+    pub(crate) value_format: FormatRef,
+    pub(crate) schema: SchemaRef,
+    pub(crate) key_len: usize,
+    pub(crate) time: TimestampSpec,
+}
+
+impl SourceSpec {
+    pub(crate) fn from_source(s: &Source, internal: bool) -> Self {
+        SourceSpec {
+            topic: s.topic.clone(),
+            internal,
+            kind: s.meta.kind,
+            key_format: s.key_format.clone(),
+            value_format: s.value_format.clone(),
+            schema: s.meta.schema.clone(),
+            key_len: s.meta.key_len,
+            time: s.meta.time.clone(),
+        }
+    }
+
+    pub(crate) fn repartition(topic: &str, meta: &Meta) -> Self {
+        SourceSpec {
+            topic: topic.to_string(),
+            internal: true,
+            kind: meta.kind,
+            key_format: Arc::new(KafkaFormat),
+            value_format: Arc::new(JsonFormat),
+            schema: meta.schema.clone(),
+            key_len: meta.key_len,
+            // Repartitioned rows carry their event time as the record time.
+            time: TimestampSpec::Record,
+        }
+    }
+}
+
+/// Decodes fetched records of one source partition.
+#[derive(Debug)]
+pub struct SourceDecoder {
+    spec: SourceSpec,
+    partition: i32,
+    key_schema: SchemaRef,
+    value_schema: SchemaRef,
+    time_col: Option<usize>,
+}
+
+impl SourceDecoder {
+    /// A decoder for `spec`'s partition `partition`.
+    ///
+    /// # Errors
+    /// A key format that cannot hold the key columns (checked up front).
+    pub fn new(spec: SourceSpec, partition: i32) -> Result<Self> {
+        let fields = spec.schema.fields();
+        let key_schema = Arc::new(Schema::new(fields[..spec.key_len].to_vec()));
+        let value_schema = Arc::new(Schema::new(fields[spec.key_len..].to_vec()));
+        let time_col = match &spec.time {
+            TimestampSpec::Record => None,
+            TimestampSpec::Column(c) => Some(spec.schema.index_of(c).map_err(|e| EngineError::arrow("source timestamp", e))?),
+        };
+        Ok(SourceDecoder { spec, partition, key_schema, value_schema, time_col })
+    }
+
+    /// The spec.
+    pub fn spec(&self) -> &SourceSpec {
+        &self.spec
+    }
+
+    fn skip(&self, metrics: &TaskMetrics, r: &StoredRecord, what: &str, reason: &str) {
+        metrics.decode_errors.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(
+            topic = %self.spec.topic,
+            partition = self.partition,
+            offset = r.offset,
+            "skipping record: {what}: {reason}"
+        );
+    }
+
+    /// Decodes `records` into one batch; bad records are skipped (logged and
+    /// counted). Tombstones on a stream are skipped too (a stream has no key
+    /// to delete); on a table they become deletes.
+    ///
+    /// # Errors
+    /// Only internal failures (Arrow kernels on well-formed arrays).
+    pub fn decode(&self, records: &[StoredRecord], metrics: &TaskMetrics) -> Result<Option<Batch>> {
+        let table = self.spec.kind == Kind::Table;
+        let internal = self.spec.internal;
+        // 1. Values (tombstones handled aside).
+        let mut value_idx: Vec<usize> = Vec::with_capacity(records.len());
+        let mut payloads: Vec<&[u8]> = Vec::with_capacity(records.len());
+        let mut tombstones: Vec<usize> = Vec::new();
+        for (i, r) in records.iter().enumerate() {
+            match &r.value {
+                Some(v) => {
+                    value_idx.push(i);
+                    payloads.push(v);
+                }
+                None if table => tombstones.push(i),
+                None => self.skip(metrics, r, "value", "null value on a stream (nothing to process)"),
+            }
+        }
+        let mut ok = vec![false; records.len()];
+        let mut value_row: Vec<Option<usize>> = vec![None; records.len()];
+        let values = self.spec.value_format.decode(&self.value_schema, &payloads)?;
+        for (i, reason) in &values.errors {
+            self.skip(metrics, &records[value_idx[*i]], "value", reason);
+        }
+        for (row, &p) in values.rows.iter().enumerate() {
+            ok[value_idx[p]] = true;
+            value_row[value_idx[p]] = Some(row);
+        }
+        for &t in &tombstones {
+            ok[t] = true;
+        }
+        // 2. Keys.
+        let mut key_row: Vec<Option<usize>> = vec![None; records.len()];
+        let keys = if self.spec.key_len > 0 {
+            let mut idx = Vec::new();
+            let mut kp: Vec<&[u8]> = Vec::new();
+            for (i, r) in records.iter().enumerate() {
+                if !ok[i] {
+                    continue;
+                }
+                match &r.key {
+                    Some(k) => {
+                        idx.push(i);
+                        kp.push(k);
+                    }
+                    None => {
+                        ok[i] = false;
+                        self.skip(metrics, r, "key", "null key, but the source has key columns");
+                    }
+                }
+            }
+            let d = self.spec.key_format.decode(&self.key_schema, &kp)?;
+            for (i, reason) in &d.errors {
+                ok[idx[*i]] = false;
+                self.skip(metrics, &records[idx[*i]], "key", reason);
+            }
+            for (row, &p) in d.rows.iter().enumerate() {
+                key_row[idx[p]] = Some(row);
+            }
+            for &i in &idx {
+                if key_row[i].is_none() {
+                    ok[i] = false;
+                }
+            }
+            Some(d.batch)
+        } else {
+            None
+        };
+        // 3. Assemble rows in record order.
+        let chosen: Vec<usize> = (0..records.len()).filter(|&i| ok[i]).collect();
+        if chosen.is_empty() {
+            return Ok(None);
+        }
+        let err = |e| EngineError::arrow(format!("source {}", self.spec.topic), e);
+        let mut cols: Vec<ArrayRef> = Vec::with_capacity(self.spec.schema.fields().len());
+        if let Some(k) = &keys {
+            let ix = UInt32Array::from_iter(chosen.iter().map(|&i| key_row[i].map(|r| r as u32)));
+            for c in k.columns() {
+                cols.push(take(c, &ix, None).map_err(err)?);
+            }
+        }
+        let all_values = tombstones.is_empty() && chosen.len() == values.batch.num_rows();
+        for c in values.batch.columns() {
+            if all_values {
+                cols.push(c.clone());
+            } else {
+                let ix = UInt32Array::from_iter(chosen.iter().map(|&i| value_row[i].map(|r| r as u32)));
+                cols.push(take(c, &ix, None).map_err(err)?);
+            }
+        }
+        let rows = RecordBatch::try_new_with_options(
+            self.spec.schema.clone(),
+            cols,
+            &RecordBatchOptions::new().with_row_count(Some(chosen.len())),
+        )
+        .map_err(err)?;
+        // 4. Event time.
+        let mut ts: Vec<i64> = match self.time_col {
+            None => chosen.iter().map(|&i| records[i].timestamp).collect(),
+            Some(c) => {
+                let col = rows.column(c);
+                match col.data_type() {
+                    DataType::Int64 => col.as_primitive::<Int64Type>().iter().map(|v| v.unwrap_or(-1)).collect(),
+                    DataType::Timestamp(TimeUnit::Millisecond, _) => {
+                        col.as_primitive::<TimestampMillisecondType>().iter().map(|v| v.unwrap_or(-1)).collect()
+                    }
+                    t => return Err(EngineError::plan("Source", format!("timestamp column has type {t}"))),
+                }
+            }
+        };
+        // Negative (or missing) event times cannot be windowed: skip, as Kafka Streams does.
+        let bad_ts: Vec<bool> = ts.iter().map(|&t| t < 0).collect();
+        let mut batch = Batch::new(rows, Int64Array::from(std::mem::take(&mut ts)));
+        if table || internal {
+            let deleted: Vec<bool> = chosen
+                .iter()
+                .map(|&i| {
+                    records[i].value.is_none()
+                        || (internal && records[i].headers.iter().any(|h| h.key == RETRACT_HEADER))
+                })
+                .collect();
+            if table || deleted.iter().any(|d| *d) {
+                batch.change = Some(Change { deleted: BooleanArray::from(deleted), old: None });
+            }
+        }
+        if bad_ts.iter().any(|b| *b) {
+            for (j, &i) in chosen.iter().enumerate() {
+                if bad_ts[j] {
+                    self.skip(metrics, &records[i], "timestamp", "negative or missing event time");
+                }
+            }
+            let keep = BooleanArray::from(bad_ts.iter().map(|b| !b).collect::<Vec<_>>());
+            batch = batch.filter(&keep)?;
+        }
+        metrics.records_in.fetch_add(records.len() as u64, Ordering::Relaxed);
+        Ok(if batch.is_empty() { None } else { Some(batch) })
+    }
+}

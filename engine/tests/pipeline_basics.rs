@@ -1,0 +1,133 @@
+//! End-to-end behaviour of simple pipelines through the TestDriver:
+//! filter/project, windowed counts with and without emit-final, late
+//! records, and bad input.
+
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, Schema};
+use riffle_engine::format::{JsonFormat, KafkaFormat};
+use riffle_engine::plan::{AggFunc, Expr, TimestampSpec, WindowSpec};
+use riffle_engine::{PlanBuilder, TestDriver};
+
+fn events() -> PlanBuilder {
+    let value = Schema::new(vec![
+        Field::new("user", DataType::Utf8, true),
+        Field::new("action", DataType::Utf8, true),
+        Field::new("amount", DataType::Float64, true),
+    ]);
+    PlanBuilder::stream("events", Arc::new(KafkaFormat), Arc::new(JsonFormat), &[], value, TimestampSpec::Record).unwrap()
+}
+
+fn ev(user: &str, action: &str, amount: f64) -> Vec<u8> {
+    format!(r#"{{"user":"{user}","action":"{action}","amount":{amount}}}"#).into_bytes()
+}
+
+#[test]
+fn filter_and_project_keep_matching_rows_in_order() {
+    let plan = events()
+        .filter(Expr::col("action").eq(Expr::lit("buy")))
+        .unwrap()
+        .project(vec![(Expr::col("user"), "user".into()), (Expr::col("amount").mul(Expr::lit(2.0)), "double".into())])
+        .unwrap()
+        .sink("out", Arc::new(KafkaFormat), Arc::new(JsonFormat))
+        .unwrap()
+        .build();
+    let mut d = TestDriver::new("t1", &[plan]).unwrap();
+    d.pipe("events", None, Some(&ev("a", "buy", 1.5)), 1).unwrap();
+    d.pipe("events", None, Some(&ev("b", "view", 2.0)), 2).unwrap();
+    d.pipe("events", None, Some(&ev("c", "buy", 3.0)), 3).unwrap();
+    let out = d.read_output("out").unwrap();
+    let vals: Vec<_> = out.iter().map(|r| r.value_json().unwrap()).collect();
+    assert_eq!(vals, vec![serde_json::json!({"user":"a","double":3.0}), serde_json::json!({"user":"c","double":6.0})]);
+    assert_eq!(out.iter().map(|r| r.timestamp).collect::<Vec<_>>(), vec![1, 3]);
+}
+
+fn windowed_counts(final_only: bool, grace: i64) -> Arc<riffle_engine::plan::LogicalPlan> {
+    let b = events()
+        .group_by(vec![(Expr::col("user"), "user".into())])
+        .unwrap()
+        .aggregate(
+            Some(WindowSpec::tumbling(100, grace)),
+            vec![(AggFunc::CountStar, vec![], "n".into()), (AggFunc::Sum, vec![Expr::col("amount")], "total".into())],
+        )
+        .unwrap();
+    let b = if final_only { b.suppress().unwrap() } else { b };
+    b.to_stream().unwrap().sink("counts", Arc::new(KafkaFormat), Arc::new(JsonFormat)).unwrap().build()
+}
+
+#[test]
+fn tumbling_count_emits_one_update_per_record_with_window_bounds() {
+    let mut d = TestDriver::new("t2", &[windowed_counts(false, 0)]).unwrap();
+    d.pipe("events", None, Some(&ev("a", "x", 1.0)), 10).unwrap();
+    d.pipe("events", None, Some(&ev("a", "x", 2.0)), 50).unwrap();
+    d.pipe("events", None, Some(&ev("a", "x", 4.0)), 120).unwrap();
+    let out = d.read_output("counts").unwrap();
+    assert_eq!(out.len(), 3);
+    let v: Vec<_> = out.iter().map(|r| r.value_json().unwrap()).collect();
+    assert_eq!(v[0], serde_json::json!({"n":1,"total":1.0}));
+    assert_eq!(v[1], serde_json::json!({"n":2,"total":3.0}));
+    assert_eq!(v[2], serde_json::json!({"n":1,"total":4.0}));
+    // Windowed key: KAFKA string key + 8-byte big-endian window start.
+    let k = out[2].key.as_ref().unwrap();
+    assert_eq!(&k[..1], b"a");
+    assert_eq!(i64::from_be_bytes(k[1..9].try_into().unwrap()), 100);
+    assert_eq!(out[1].timestamp, 50);
+}
+
+#[test]
+fn emit_final_gives_one_row_per_window_after_grace_and_drops_late_records() {
+    let mut d = TestDriver::new("t3", &[windowed_counts(true, 20)]).unwrap();
+    d.pipe("events", None, Some(&ev("a", "x", 1.0)), 10).unwrap();
+    d.pipe("events", None, Some(&ev("b", "x", 1.0)), 20).unwrap();
+    d.pipe("events", None, Some(&ev("a", "x", 1.0)), 90).unwrap();
+    // Stream time 110 < 100 + 20: window [0,100) still open.
+    d.pipe("events", None, Some(&ev("a", "x", 1.0)), 110).unwrap();
+    assert!(d.read_output("counts").unwrap().is_empty());
+    // Within grace: accepted into [0,100).
+    d.pipe("events", None, Some(&ev("b", "x", 5.0)), 95).unwrap();
+    // Stream time 120 closes [0,100).
+    d.pipe("events", None, Some(&ev("c", "x", 1.0)), 120).unwrap();
+    let out = d.read_output("counts").unwrap();
+    let rows: Vec<_> = out.iter().map(|r| (r.key.as_ref().unwrap()[..1].to_vec(), r.value_json().unwrap())).collect();
+    assert_eq!(
+        rows,
+        vec![
+            (b"a".to_vec(), serde_json::json!({"n":2,"total":2.0})),
+            (b"b".to_vec(), serde_json::json!({"n":2,"total":6.0})),
+        ]
+    );
+    // Late: window [0,100) closed at stream time 120.
+    d.pipe("events", None, Some(&ev("a", "x", 1.0)), 30).unwrap();
+    assert_eq!(d.metrics().late_records, 1);
+    assert!(d.read_output("counts").unwrap().is_empty());
+}
+
+#[test]
+fn undecodable_records_are_skipped_and_counted() {
+    let plan = events().sink("out", Arc::new(KafkaFormat), Arc::new(JsonFormat)).unwrap().build();
+    let mut d = TestDriver::new("t4", &[plan]).unwrap();
+    d.pipe_batch(
+        "events",
+        &[
+            (None, Some(&ev("a", "x", 1.0)), 1),
+            (None, Some(b"{not json"), 2),
+            (None, Some(br#"{"user":"b","amount":"lots"}"#), 3),
+            (None, Some(&ev("c", "x", 3.0)), 4),
+        ],
+    )
+    .unwrap();
+    let out = d.read_output("out").unwrap();
+    assert_eq!(out.len(), 2);
+    assert_eq!(d.metrics().decode_errors, 2);
+    assert_eq!(out[1].value_json().unwrap()["user"], "c");
+}
+
+#[test]
+fn explain_prints_an_indented_tree() {
+    let plan = windowed_counts(true, 0);
+    let text = plan.to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("Sink: topic=counts"), "{text}");
+    assert!(lines.iter().any(|l| l.trim_start().starts_with("Aggregate: COUNT(*) AS n, SUM(amount) AS total window=TUMBLING(size=100ms, grace=0ms)")), "{text}");
+    assert!(lines.iter().any(|l| l.starts_with("            Source: topic=events")), "{text}");
+}
