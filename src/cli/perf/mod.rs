@@ -12,12 +12,14 @@ mod disk;
 mod latency;
 mod produce;
 mod state;
+mod workload;
 
 use clap::Subcommand;
 
 pub use consume::ConsumePerfArgs;
 pub use produce::ProducePerfArgs;
 pub use state::StatePerfArgs;
+pub use workload::WorkloadPerfArgs;
 
 /// Performance tests.
 #[derive(Debug, Subcommand)]
@@ -30,6 +32,9 @@ pub enum PerfCommand {
     /// State stores: puts through store + changelog vs raw RocksDB, gets,
     /// scans, restore, peak RSS.
     State(StatePerfArgs),
+    /// The engine end to end on pre-loaded events: W1 (windowed count and
+    /// sum per user, emit final) or F1 (filter + project).
+    Workload(WorkloadPerfArgs),
 }
 
 /// Runs a perf command.
@@ -41,6 +46,7 @@ pub async fn run(cmd: PerfCommand) -> anyhow::Result<()> {
         PerfCommand::Produce(a) => produce::run(a).await,
         PerfCommand::Consume(a) => consume::run(a).await,
         PerfCommand::State(a) => tokio::task::block_in_place(|| state::run(a)),
+        PerfCommand::Workload(a) => tokio::task::block_in_place(|| workload::run(a)),
     }
 }
 
