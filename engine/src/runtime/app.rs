@@ -55,6 +55,7 @@ pub struct StreamsApp {
     config: StreamsConfig,
     log: Arc<dyn LogClient>,
     stop: Arc<AtomicBool>,
+    abort: Arc<AtomicBool>,
     workers: Vec<JoinHandle<Result<()>>>,
     status: Arc<Mutex<Vec<ThreadStatus>>>,
     metrics: Arc<Mutex<Vec<Arc<TaskMetrics>>>>,
@@ -81,6 +82,7 @@ impl StreamsApp {
             config,
             log,
             stop: Arc::new(AtomicBool::new(false)),
+            abort: Arc::new(AtomicBool::new(false)),
             workers: Vec::new(),
             status: Arc::new(Mutex::new(Vec::new())),
             metrics: Arc::new(Mutex::new(Vec::new())),
@@ -110,13 +112,14 @@ impl StreamsApp {
             let config = self.config.clone();
             let log = self.log.clone();
             let stop = self.stop.clone();
+            let abort = self.abort.clone();
             let status = self.status.clone();
             let metrics = self.metrics.clone();
             let name = format!("{}-StreamThread-{}", self.config.application_id, n + 1);
             let handle = std::thread::Builder::new()
                 .name(name)
                 .spawn(move || {
-                    let r = run_thread(n, &topology, &config, log, &ids, &stop, &status, &metrics);
+                    let r = run_thread(n, &topology, &config, log, &ids, (&stop, &abort), &status, &metrics);
                     if let Err(e) = &r {
                         tracing::error!(thread = n, "stream thread failed: {e}");
                         status.lock()[n].error = Some(e.to_string());
@@ -167,6 +170,18 @@ impl StreamsApp {
     /// Sum of all tasks' counters.
     pub fn metrics(&self) -> MetricsSnapshot {
         self.metrics.lock().iter().fold(MetricsSnapshot::default(), |acc, m| acc + m.snapshot())
+    }
+
+    /// Stops the threads **without** a final commit, as a crash would:
+    /// tasks are dropped mid-flight, no offsets or checkpoints are written.
+    /// A new app with the same id resumes from the last commit and
+    /// reprocesses what came after it (at-least-once). For crash tests.
+    pub fn kill(mut self) {
+        self.abort.store(true, Ordering::SeqCst);
+        self.stop.store(true, Ordering::SeqCst);
+        for h in self.workers.drain(..) {
+            let _ = h.join();
+        }
     }
 
     /// Stops the threads after a final commit of every task.
@@ -242,7 +257,7 @@ fn run_thread(
     config: &StreamsConfig,
     log: Arc<dyn LogClient>,
     ids: &[TaskId],
-    stop: &AtomicBool,
+    (stop, abort): (&AtomicBool, &AtomicBool),
     status: &Mutex<Vec<ThreadStatus>>,
     metrics: &Mutex<Vec<Arc<TaskMetrics>>>,
 ) -> Result<()> {
@@ -283,6 +298,9 @@ fn run_thread(
         } else {
             status.lock()[n].idle = false;
         }
+    }
+    if abort.load(Ordering::SeqCst) {
+        return Ok(());
     }
     let mut first = None;
     for t in tasks {
