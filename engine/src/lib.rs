@@ -1,8 +1,54 @@
 //! # riffle-engine
 //!
-//! Riffle's dataflow engine: the Kafka Streams of the project.
+//! Riffle's dataflow engine: the Kafka Streams of the project. Pipelines
+//! are plans of [`plan::LogicalPlan`] nodes made by one [`PlanBuilder`]
+//! (the SQL layer and the Rust DSL both call it); the runtime cuts a plan
+//! into sub-topologies at repartitions and runs each as one
+//! [`runtime::StreamTask`] per input partition on a fixed pool of worker
+//! threads.
 //!
-//! (Crate overview written below once the runtime lands.)
+//! ```text
+//!  log topic ──fetch──► SourceDecoder (format → Arrow RecordBatch, bad records skipped + counted)
+//!                           │
+//!                           ▼  Batch = RecordBatch + event times (+ table changes)
+//!            Filter / Project / SelectKey / Aggregate{window, final} / Table / Join …
+//!                           │            │
+//!                           │            └─► state stores (RocksDB, changelog topics)
+//!                           ▼
+//!                         Sink ──append──► output topic / repartition topic ─► next sub-topology
+//! ```
+//!
+//! What it is: event-time processing with Kafka Streams' window rules
+//! (tumbling, hopping, grace, late-record dropping, emit-final), tables as
+//! changelogs, at-least-once commits (operator caches → stores → changelog
+//! → input offsets), crash recovery from changelogs, and a deterministic
+//! [`TestDriver`]. What it is not (yet): exactly-once processing, and
+//! several processes sharing one application id.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use arrow::datatypes::{DataType, Field, Schema};
+//! use riffle_engine::{PlanBuilder, TestDriver};
+//! use riffle_engine::format::{JsonFormat, KafkaFormat};
+//! use riffle_engine::plan::{Expr, TimestampSpec};
+//!
+//! let value = Schema::new(vec![
+//!     Field::new("item", DataType::Utf8, true),
+//!     Field::new("price", DataType::Float64, true),
+//! ]);
+//! let plan = PlanBuilder::stream("orders", Arc::new(KafkaFormat), Arc::new(JsonFormat), &[], value, TimestampSpec::Record)?
+//!     .filter(Expr::col("price").gt(Expr::lit(10.0)))?
+//!     .project(vec![(Expr::col("item"), "item".into())])?
+//!     .sink("big-orders", Arc::new(KafkaFormat), Arc::new(JsonFormat))?
+//!     .build();
+//! let mut driver = TestDriver::new("orders-app", &[plan])?;
+//! driver.pipe("orders", None, Some(br#"{"item":"tea","price":4.5}"#), 1)?;
+//! driver.pipe("orders", None, Some(br#"{"item":"teapot","price":35.0}"#), 2)?;
+//! let out = driver.read_output("big-orders")?;
+//! assert_eq!(out.len(), 1);
+//! assert_eq!(out[0].value.as_deref(), Some(&br#"{"item":"teapot"}"#[..]));
+//! # Ok::<(), riffle_engine::EngineError>(())
+//! ```
 
 pub mod batch;
 pub mod builder;

@@ -61,7 +61,7 @@ pub(crate) struct AggregateOp {
     carry_idx: Vec<usize>,
     carry_conv: Option<RowConverter>,
     out_schema: SchemaRef,
-    windows: BTreeMap<i64, HashMap<Box<[u8]>, Slot>>,
+    windows: BTreeMap<i64, HashMap<Box<[u8]>, Slot, ahash::RandomState>>,
     observed: i64,
     suppress_time: i64,
     wstore: Option<Arc<WindowStoreImpl>>,
