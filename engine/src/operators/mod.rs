@@ -21,8 +21,15 @@
 pub(crate) mod accumulator;
 pub(crate) mod aggregate;
 pub(crate) mod filter;
+pub(crate) mod flat_map;
+pub(crate) mod foreign_key_join;
+pub(crate) mod join_rows;
+pub(crate) mod join_stream_stream;
+pub(crate) mod join_stream_table;
+pub(crate) mod join_table_table;
 pub(crate) mod project;
 pub(crate) mod select_key;
+pub(crate) mod session;
 pub(crate) mod sink;
 pub(crate) mod table;
 

@@ -19,6 +19,10 @@ pub use source::{SourceDecoder, SourceSpec};
 use crate::builder::fingerprint;
 use crate::error::{EngineError, Result};
 use crate::operators::{aggregate::AggregateOp, filter::FilterOp, project::ProjectOp, select_key::SelectKeyOp, sink::SinkOp, table::{TableOp, ToStreamOp}, Operator};
+use crate::operators::{
+    flat_map::FlatMapOp, foreign_key_join::ForeignKeyJoinOp, join_stream_stream::StreamStreamJoinOp,
+    join_stream_table::StreamTableJoinOp, join_table_table::TableTableJoinOp, session::SessionOp,
+};
 use crate::plan::{Kind, LogicalPlan};
 
 /// One physical node of a sub-topology.
@@ -201,21 +205,49 @@ impl Topology {
                 ))
             }
             LogicalPlan::Aggregate(a) => {
-                if a.window.is_some_and(|w| w.is_session()) {
-                    return Err(EngineError::plan(&name, "session-window aggregation is not implemented in the runtime yet"));
-                }
                 let idx = s.nodes.iter().position(|n| matches!(&n.kind, NodeKind::Plan(x) if Arc::ptr_eq(x, p))).unwrap_or(usize::MAX);
-                Box::new(AggregateOp::new(
-                    name,
-                    format!("aggregate-{}", fingerprint(p)),
-                    a.input.meta(),
-                    a.aggs.clone(),
-                    a.window,
-                    &a.carry,
-                    s.final_aggregates.contains(&idx),
-                    &a.meta,
-                )?)
+                let store = format!("aggregate-{}", fingerprint(p));
+                let final_only = s.final_aggregates.contains(&idx);
+                match a.window {
+                    Some(w) if w.is_session() => {
+                        Box::new(SessionOp::new(name, store, a.input.meta(), a.aggs.clone(), w, &a.carry, final_only, &a.meta)?)
+                    }
+                    _ => Box::new(AggregateOp::new(name, store, a.input.meta(), a.aggs.clone(), a.window, &a.carry, final_only, &a.meta)?),
+                }
             }
+            LogicalPlan::Join(j) => {
+                let (l, r) = (j.left.meta(), j.right.meta());
+                let store = format!("join-{}", fingerprint(p));
+                match (l.kind, r.kind, j.window) {
+                    // `eager`: ksqlDB's `WITHIN` without `GRACE PERIOD` needs a plan flag first.
+                    (Kind::Stream, Kind::Stream, Some(w)) => {
+                        Box::new(StreamStreamJoinOp::new(name, &store, j.kind, w, false, l, r, &j.meta)?)
+                    }
+                    (Kind::Stream, Kind::Table, None) => Box::new(StreamTableJoinOp::new(name, store, j.kind, l, r, &j.meta)?),
+                    (Kind::Table, Kind::Table, None) => Box::new(TableTableJoinOp::new(name, &store, j.kind, l, r, &j.meta)?),
+                    (lk, rk, w) => {
+                        return Err(EngineError::plan(
+                            &name,
+                            format!("no {} join of a {lk} with a {rk}{}", j.kind, if w.is_some() { " with a window" } else { "" }),
+                        ))
+                    }
+                }
+            }
+            LogicalPlan::ForeignKeyJoin(j) => {
+                let parts = self.partitions_of_sub(sub, log)?;
+                if parts > 1 {
+                    return Err(EngineError::plan(
+                        &name,
+                        format!(
+                            "foreign-key joins run inside one task, so their inputs must have one partition (they have {parts}); \
+                             re-key the left table by the foreign key and use a key join, or use single-partition topics"
+                        ),
+                    ));
+                }
+                let store = format!("fkjoin-{}", fingerprint(p));
+                Box::new(ForeignKeyJoinOp::new(name, &store, j.kind, j.foreign_key.clone(), j.left.meta(), j.right.meta(), &j.meta)?)
+            }
+            LogicalPlan::FlatMap(f) => Box::new(FlatMapOp::new(name, f.func.clone(), f.args.clone(), f.meta.schema.clone())),
             LogicalPlan::Suppress(_) | LogicalPlan::ToStream(_) | LogicalPlan::Merge(_) => Box::new(ToStreamOp { name }),
             LogicalPlan::Sink(k) => {
                 let parts = match k.partitions {
