@@ -52,6 +52,7 @@
 
 pub mod batch;
 pub mod builder;
+pub mod dsl;
 pub mod error;
 pub mod format;
 pub mod functions;
