@@ -131,3 +131,31 @@ fn explain_prints_an_indented_tree() {
     assert!(lines.iter().any(|l| l.trim_start().starts_with("Aggregate: COUNT(*) AS n, SUM(amount) AS total window=TUMBLING(size=100ms, grace=0ms)")), "{text}");
     assert!(lines.iter().any(|l| l.starts_with("            Source: topic=events")), "{text}");
 }
+
+#[test]
+fn a_table_shared_by_two_sinks_across_a_repartition_is_computed_once() {
+    let counts = events()
+        .group_by(vec![(Expr::col("user"), "user".into())])
+        .unwrap()
+        .aggregate(Some(WindowSpec::tumbling(100, 0)), vec![(AggFunc::CountStar, vec![], "n".into())])
+        .unwrap();
+    let sink = |b: PlanBuilder, topic: &str| b.to_stream().unwrap().sink(topic, Arc::new(KafkaFormat), Arc::new(JsonFormat)).unwrap().build();
+    let all = sink(counts.clone(), "all");
+    let big = sink(counts.clone().filter(Expr::col("n").gt(Expr::lit(1i64))).unwrap(), "big");
+    let mut d = TestDriver::new("shared", &[all, big]).unwrap();
+    // One aggregate instance: one aggregate sub-topology besides the re-keying one.
+    assert_eq!(d.topology().subtopologies.len(), 2, "{}", d.topology());
+    for (i, ts) in [10, 20, 30, 150].iter().enumerate() {
+        d.pipe("events", None, Some(&ev(if i == 2 { "b" } else { "a" }, "x", 1.0)), *ts).unwrap();
+    }
+    let n = |rs: Vec<riffle_engine::testing::OutputRecord>| rs.iter().map(|r| r.value_json().unwrap()["n"].as_i64().unwrap()).collect::<Vec<_>>();
+    assert_eq!(n(d.read_output("all").unwrap()), vec![1, 2, 1, 1]);
+    // The filtered table: deletes for rows that do not match, as null values.
+    let big = d.read_output("big").unwrap();
+    assert_eq!(big.iter().filter(|r| r.value.is_some()).count(), 1);
+
+    // Suppress is fused into its aggregate: sharing that aggregate is refused.
+    let fin = sink(counts.clone().suppress().unwrap(), "fin");
+    let err = TestDriver::new("shared2", &[sink(counts, "all"), fin]).unwrap_err();
+    assert!(err.to_string().contains("separate aggregation"), "{err}");
+}

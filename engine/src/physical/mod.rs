@@ -78,10 +78,20 @@ impl Topology {
         if application_id.is_empty() {
             return Err(EngineError::Config { key: "application.id".into(), reason: "must not be empty".into() });
         }
-        let mut l = Lowering { app: application_id.to_string(), subs: Vec::new(), seen: HashMap::new() };
-        for p in plans {
+        let mut l = Lowering {
+            app: application_id.to_string(),
+            subs: Vec::new(),
+            seen: HashMap::new(),
+            repartitions: Default::default(),
+        };
+        // Plans that share a node (a table feeding two sinks) are lowered
+        // into one sub-topology, so the shared operator and its store exist
+        // once; independent plans get their own.
+        for group in connected_groups(plans) {
             let sub = l.new_sub();
-            l.visit(p, sub)?;
+            for i in group {
+                l.visit(&plans[i], sub)?;
+            }
         }
         // Sub-topologies were created consumer-first; run producers first.
         let mut subs = l.subs;
@@ -92,6 +102,19 @@ impl Topology {
         }
         let _ = n;
         subs.retain(|s| !s.nodes.is_empty());
+        // Suppress is fused into its aggregate, so that aggregate cannot also
+        // feed consumers that want every update.
+        for s in &subs {
+            for &a in &s.final_aggregates {
+                if s.nodes[a].outputs.len() > 1 {
+                    return Err(EngineError::plan(
+                        "Suppress",
+                        "this aggregation feeds both EMIT FINAL (suppress) and other consumers; \
+                         build a separate aggregation for each",
+                    ));
+                }
+            }
+        }
         for (i, s) in subs.iter_mut().enumerate() {
             s.id = i;
         }
@@ -284,11 +307,57 @@ impl Topology {
     }
 }
 
+/// Indices of `plans` grouped by shared nodes.
+fn connected_groups(plans: &[Arc<LogicalPlan>]) -> Vec<Vec<usize>> {
+    fn collect(p: &Arc<LogicalPlan>, out: &mut std::collections::HashSet<usize>) {
+        if out.insert(Arc::as_ptr(p) as *const () as usize) {
+            for i in p.inputs() {
+                collect(i, out);
+            }
+        }
+    }
+    let sets: Vec<std::collections::HashSet<usize>> = plans
+        .iter()
+        .map(|p| {
+            let mut s = Default::default();
+            collect(p, &mut s);
+            s
+        })
+        .collect();
+    let mut group_of: Vec<usize> = (0..plans.len()).collect();
+    for i in 0..plans.len() {
+        for j in 0..i {
+            if !sets[i].is_disjoint(&sets[j]) {
+                let (from, to) = (group_of[i], group_of[j]);
+                for g in &mut group_of {
+                    if *g == from {
+                        *g = to;
+                    }
+                }
+            }
+        }
+    }
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut ids: Vec<usize> = Vec::new();
+    for (i, &g) in group_of.iter().enumerate() {
+        match ids.iter().position(|&x| x == g) {
+            Some(k) => groups[k].push(i),
+            None => {
+                ids.push(g);
+                groups.push(vec![i]);
+            }
+        }
+    }
+    groups
+}
+
 struct Lowering {
     app: String,
     subs: Vec<SubTopology>,
     /// (sub, plan pointer) → node index.
     seen: HashMap<(usize, usize), usize>,
+    /// Repartition nodes whose producing side is already lowered.
+    repartitions: std::collections::HashSet<usize>,
 }
 
 impl Lowering {
@@ -328,10 +397,15 @@ impl Lowering {
                 let src = self.subs[sub].sources.len();
                 let node = self.add(sub, NodeKind::Source(src));
                 self.subs[sub].sources.push(SourceSpec::repartition(&topic, &r.meta));
-                let below = self.new_sub();
-                let sink = self.add(below, NodeKind::RepartitionSink { plan: plan.clone(), topic, partitions: r.partitions });
-                let input = self.visit(&r.input, below)?;
-                self.subs[below].nodes[input].outputs.push((sink, 0));
+                // A repartition shared by several consumers is written once:
+                // its producing side is lowered only the first time.
+                let ptr = Arc::as_ptr(plan) as *const () as usize;
+                if self.repartitions.insert(ptr) {
+                    let below = self.new_sub();
+                    let sink = self.add(below, NodeKind::RepartitionSink { plan: plan.clone(), topic, partitions: r.partitions });
+                    let input = self.visit(&r.input, below)?;
+                    self.subs[below].nodes[input].outputs.push((sink, 0));
+                }
                 node
             }
             LogicalPlan::Suppress(x) => {

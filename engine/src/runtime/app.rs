@@ -218,28 +218,57 @@ impl Drop for StreamsApp {
 /// Creates repartition topics (producer sub-topologies first) and lists the
 /// tasks: one per sub-topology and partition.
 pub(crate) fn prepare_topics(topology: &Topology, log: &dyn LogClient) -> Result<Vec<TaskId>> {
+    // A sub-topology's repartition topics get its partition count, which is
+    // known once its own inputs exist: create them producers first, in as
+    // many passes as the chain of repartitions is long.
+    let subs = &topology.subtopologies;
+    let mut partitions_of: Vec<Option<i32>> = vec![None; subs.len()];
+    for _ in 0..subs.len() {
+        for sub in subs {
+            if partitions_of[sub.id].is_some() {
+                continue;
+            }
+            let mut partitions = 0;
+            let mut ready = true;
+            for s in &sub.sources {
+                let n = match log.partition_count(&s.topic) {
+                    Ok(n) => n,
+                    Err(_) if s.internal => {
+                        ready = false;
+                        break;
+                    }
+                    Err(e) => {
+                        return Err(EngineError::log(
+                            format!("source topic {:?} (create it before starting the app)", s.topic),
+                            e,
+                        ))
+                    }
+                };
+                if partitions != 0 && n != partitions {
+                    return Err(EngineError::plan(
+                        format!("sub-topology {}", sub.id),
+                        format!("inputs are not co-partitioned: {} has {n} partitions, others {partitions}; repartition one side", s.topic),
+                    ));
+                }
+                partitions = n;
+            }
+            if !ready {
+                continue;
+            }
+            for node in &sub.nodes {
+                if let NodeKind::RepartitionSink { topic, partitions: p, .. } = &node.kind {
+                    let n = p.unwrap_or(partitions.max(1));
+                    log.ensure_topic(topic, &TopicConfig::with_partitions(n)).map_err(|e| EngineError::log(topic, e))?;
+                }
+            }
+            partitions_of[sub.id] = Some(partitions);
+        }
+    }
     let mut tasks = Vec::new();
-    for sub in &topology.subtopologies {
-        let mut partitions = 0;
-        for s in &sub.sources {
-            let n = log.partition_count(&s.topic).map_err(|e| {
-                EngineError::log(format!("source topic {:?} (create it before starting the app)", s.topic), e)
-            })?;
-            if partitions != 0 && n != partitions {
-                return Err(EngineError::plan(
-                    format!("sub-topology {}", sub.id),
-                    format!("inputs are not co-partitioned: {} has {n} partitions, others {partitions}; repartition one side", s.topic),
-                ));
-            }
-            partitions = n;
-        }
-        for node in &sub.nodes {
-            if let NodeKind::RepartitionSink { topic, partitions: p, .. } = &node.kind {
-                let n = p.unwrap_or(partitions.max(1));
-                log.ensure_topic(topic, &TopicConfig::with_partitions(n)).map_err(|e| EngineError::log(topic, e))?;
-            }
-        }
-        for p in 0..partitions {
+    for sub in subs {
+        let n = partitions_of[sub.id]
+            .ok_or_else(|| EngineError::Internal(format!("sub-topology {} reads a repartition topic nothing writes", sub.id)))?;
+        for p in 0..n {
             tasks.push(TaskId { subtopology: sub.id, partition: p });
         }
     }
