@@ -366,6 +366,49 @@ impl Acc {
     }
 }
 
+/// Fresh accumulators for `aggs`, whose first arguments have `arg_types`.
+pub(crate) fn new_accs(aggs: &[crate::plan::AggExpr], arg_types: &[Option<DataType>]) -> Result<Vec<Acc>> {
+    aggs.iter().zip(arg_types).map(|(a, t)| Acc::new(&a.func, t.as_ref())).collect()
+}
+
+/// Serializes a group's state: the carried row (4-byte length, `u32::MAX`
+/// for none) then each accumulator. Shared by the time-window and session
+/// aggregates so their stores hold one layout.
+pub(crate) fn encode_state(carry: Option<&[u8]>, accs: &[Acc], out: &mut Vec<u8>) {
+    match carry {
+        Some(c) => {
+            out.extend_from_slice(&(c.len() as u32).to_be_bytes());
+            out.extend_from_slice(c);
+        }
+        None => out.extend_from_slice(&u32::MAX.to_be_bytes()),
+    }
+    for a in accs {
+        a.encode(out);
+    }
+}
+
+/// Reads what [`encode_state`] wrote into `accs`; returns the carried row.
+///
+/// # Errors
+/// Truncated or malformed bytes.
+pub(crate) fn decode_state(mut input: &[u8], accs: &mut [Acc]) -> Result<Option<Box<[u8]>>> {
+    let truncated = || EngineError::Internal("aggregate state is truncated".into());
+    let n = input.get(..4).ok_or_else(truncated)?;
+    let n = u32::from_be_bytes([n[0], n[1], n[2], n[3]]);
+    input = &input[4..];
+    let carry = if n == u32::MAX {
+        None
+    } else {
+        let c = input.get(..n as usize).ok_or_else(truncated)?;
+        input = &input[n as usize..];
+        Some(c.into())
+    };
+    for a in accs {
+        a.decode(&mut input)?;
+    }
+    Ok(carry)
+}
+
 /// A builder for one aggregate output column.
 pub(crate) enum OutBuilder {
     I32(Int32Builder),

@@ -29,7 +29,7 @@ use arrow::row::{RowConverter, SortField};
 use bytes::Bytes;
 use riffle_state::{KeyValueSpec, KeyValueStore, KvStore, ReadOnlyKeyValueStore, ReadOnlyWindowStore, WindowStore, WindowStoreImpl};
 
-use super::accumulator::{Acc, ArgCol, OutBuilder};
+use super::accumulator::{decode_state, encode_state, new_accs, Acc, ArgCol, OutBuilder};
 use super::{InitContext, OpContext, Operator};
 use crate::batch::Batch;
 use crate::error::{EngineError, Result};
@@ -127,28 +127,15 @@ impl AggregateOp {
     }
 
     fn new_slot(&self) -> Result<Slot> {
-        let accs = self
-            .aggs
-            .iter()
-            .zip(&self.arg_types)
-            .map(|(a, t)| Acc::new(&a.func, t.as_ref()))
-            .collect::<Result<Vec<_>>>()?;
+        let accs = new_accs(&self.aggs, &self.arg_types)?;
         Ok(Slot { accs, ts: i64::MIN, carry: None, dirty: false, pending: false })
     }
 
+    /// Store layout: 8-byte output timestamp, then [`encode_state`].
     fn encode_slot(slot: &Slot) -> Vec<u8> {
         let mut out = Vec::with_capacity(32);
         out.extend_from_slice(&slot.ts.to_be_bytes());
-        match &slot.carry {
-            Some(c) => {
-                out.extend_from_slice(&(c.len() as u32).to_be_bytes());
-                out.extend_from_slice(c);
-            }
-            None => out.extend_from_slice(&u32::MAX.to_be_bytes()),
-        }
-        for a in &slot.accs {
-            a.encode(&mut out);
-        }
+        encode_state(slot.carry.as_deref(), &slot.accs, &mut out);
         out
     }
 
@@ -158,23 +145,9 @@ impl AggregateOp {
             &self.store_name,
             riffle_state::StateError::Corrupt { path: self.store_name.clone().into(), reason: "aggregate value is truncated".into() },
         );
-        if bytes.len() < 12 {
-            return Err(bad());
-        }
-        slot.ts = i64::from_be_bytes(bytes[..8].try_into().map_err(|_| bad())?);
-        let n = u32::from_be_bytes(bytes[8..12].try_into().map_err(|_| bad())?);
-        let mut rest = &bytes[12..];
-        if n != u32::MAX {
-            let n = n as usize;
-            if rest.len() < n {
-                return Err(bad());
-            }
-            slot.carry = Some(rest[..n].into());
-            rest = &rest[n..];
-        }
-        for a in &mut slot.accs {
-            a.decode(&mut rest)?;
-        }
+        let (ts, rest) = bytes.split_at_checked(8).ok_or_else(bad)?;
+        slot.ts = i64::from_be_bytes(ts.try_into().map_err(|_| bad())?);
+        slot.carry = decode_state(rest, &mut slot.accs).map_err(|_| bad())?;
         Ok(slot)
     }
 

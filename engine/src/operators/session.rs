@@ -41,7 +41,7 @@ use riffle_state::{
     SessionStoreImpl, SessionWindow,
 };
 
-use super::accumulator::{Acc, ArgCol, OutBuilder};
+use super::accumulator::{decode_state, encode_state, new_accs, Acc, ArgCol, OutBuilder};
 use super::{InitContext, OpContext, Operator};
 use crate::batch::{Batch, Change};
 use crate::error::{EngineError, Result};
@@ -173,39 +173,20 @@ impl SessionOp {
     }
 
     fn new_slot(&self) -> Result<SessionSlot> {
-        let accs =
-            self.aggs.iter().zip(&self.arg_types).map(|(a, t)| Acc::new(&a.func, t.as_ref())).collect::<Result<Vec<_>>>()?;
-        Ok(SessionSlot { accs, carry: None })
+        Ok(SessionSlot { accs: new_accs(&self.aggs, &self.arg_types)?, carry: None })
     }
 
+    /// Store layout: [`encode_state`], the same as the time-window aggregate's.
     fn encode(slot: &SessionSlot) -> Vec<u8> {
         let mut out = Vec::with_capacity(32);
-        match &slot.carry {
-            Some(c) => {
-                out.extend_from_slice(&(c.len() as u32).to_be_bytes());
-                out.extend_from_slice(c);
-            }
-            None => out.extend_from_slice(&u32::MAX.to_be_bytes()),
-        }
-        for a in &slot.accs {
-            a.encode(&mut out);
-        }
+        encode_state(slot.carry.as_deref(), &slot.accs, &mut out);
         out
     }
 
     fn decode(&self, bytes: &[u8]) -> Result<SessionSlot> {
-        let bad = || EngineError::Internal(format!("{}: a stored session does not decode", self.name));
         let mut slot = self.new_slot()?;
-        let n = u32::from_be_bytes(bytes.get(..4).ok_or_else(bad)?.try_into().map_err(|_| bad())?);
-        let mut rest = &bytes[4..];
-        if n != u32::MAX {
-            let c = rest.get(..n as usize).ok_or_else(bad)?;
-            slot.carry = Some(c.into());
-            rest = &rest[n as usize..];
-        }
-        for a in &mut slot.accs {
-            a.decode(&mut rest)?;
-        }
+        slot.carry = decode_state(bytes, &mut slot.accs)
+            .map_err(|e| EngineError::Internal(format!("{}: a stored session does not decode: {e}", self.name)))?;
         Ok(slot)
     }
 

@@ -96,11 +96,6 @@ impl Topology {
         // Sub-topologies were created consumer-first; run producers first.
         let mut subs = l.subs;
         subs.reverse();
-        let n = subs.len();
-        for (i, s) in subs.iter_mut().enumerate() {
-            s.id = i;
-        }
-        let _ = n;
         subs.retain(|s| !s.nodes.is_empty());
         // Suppress is fused into its aggregate, so that aggregate cannot also
         // feed consumers that want every update.
@@ -178,7 +173,7 @@ impl Topology {
                         mark_retractions: true,
                     }))
                 }
-                NodeKind::Plan(p) => Some(self.plan_operator(p, name(p), sub, partition, log, s)?),
+                NodeKind::Plan(p) => Some(self.plan_operator(p, idx, name(p), sub, partition, log, s)?),
             };
             out.push(op);
         }
@@ -196,9 +191,11 @@ impl Topology {
         Ok(n)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn plan_operator(
         &self,
         p: &Arc<LogicalPlan>,
+        idx: usize,
         name: String,
         sub: usize,
         partition: i32,
@@ -228,7 +225,6 @@ impl Topology {
                 ))
             }
             LogicalPlan::Aggregate(a) => {
-                let idx = s.nodes.iter().position(|n| matches!(&n.kind, NodeKind::Plan(x) if Arc::ptr_eq(x, p))).unwrap_or(usize::MAX);
                 let store = format!("aggregate-{}", fingerprint(p));
                 let final_only = s.final_aggregates.contains(&idx);
                 match a.window {

@@ -210,9 +210,12 @@ impl StreamTask {
         }
         let outputs = self.nodes[node].outputs.clone();
         for b in out {
-            for (i, &(child, port)) in outputs.iter().enumerate() {
-                let batch = if i + 1 == outputs.len() { b.clone() } else { b.clone() };
-                self.push(child, port, batch)?;
+            // Every consumer but the last gets a (cheap, Arc-backed) clone.
+            if let Some((&(last, last_port), rest)) = outputs.split_last() {
+                for &(child, port) in rest {
+                    self.push(child, port, b.clone())?;
+                }
+                self.push(last, last_port, b)?;
             }
         }
         Ok(())
