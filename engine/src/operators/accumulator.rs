@@ -416,6 +416,8 @@ pub(crate) enum OutBuilder {
     F64(Float64Builder),
     Str(StringBuilder),
     Bool(BooleanBuilder),
+    /// Any other type: one-element arrays, concatenated at the end.
+    Any(DataType, Vec<ArrayRef>),
 }
 
 impl OutBuilder {
@@ -426,7 +428,7 @@ impl OutBuilder {
             DataType::Float64 => OutBuilder::F64(Float64Builder::with_capacity(cap)),
             DataType::Utf8 => OutBuilder::Str(StringBuilder::with_capacity(cap, cap * 8)),
             DataType::Boolean => OutBuilder::Bool(BooleanBuilder::with_capacity(cap)),
-            t => return Err(EngineError::plan("Aggregate", format!("aggregate results of type {t} are not supported"))),
+            t => OutBuilder::Any(t.clone(), Vec::with_capacity(cap)),
         })
     }
 
@@ -437,6 +439,7 @@ impl OutBuilder {
             OutBuilder::F64(b) => b.append_null(),
             OutBuilder::Str(b) => b.append_null(),
             OutBuilder::Bool(b) => b.append_null(),
+            OutBuilder::Any(t, v) => v.push(arrow::array::new_null_array(t, 1)),
         }
     }
 
@@ -448,6 +451,7 @@ impl OutBuilder {
             (OutBuilder::F64(b), ScalarValue::Float64(x)) => b.append_value(*x),
             (OutBuilder::Str(b), ScalarValue::Utf8(x)) => b.append_value(x),
             (OutBuilder::Bool(b), ScalarValue::Boolean(x)) => b.append_value(*x),
+            (OutBuilder::Any(t, v), ScalarValue::Array(a)) if a.len() == 1 && a.data_type() == t => v.push(a.clone()),
             (o, _) => o.append_null(),
         }
     }
@@ -460,6 +464,16 @@ impl OutBuilder {
             OutBuilder::F64(b) => std::sync::Arc::new(b.finish()),
             OutBuilder::Str(b) => std::sync::Arc::new(b.finish()),
             OutBuilder::Bool(b) => std::sync::Arc::new(b.finish()),
+            OutBuilder::Any(t, v) => {
+                let parts: Vec<&dyn arrow::array::Array> = v.iter().map(|a| a.as_ref()).collect();
+                let a = if parts.is_empty() {
+                    arrow::array::new_empty_array(t)
+                } else {
+                    arrow::compute::concat(&parts).map_err(|e| EngineError::arrow("aggregate output", e))?
+                };
+                v.clear();
+                a
+            }
         };
         if a.data_type() == t {
             Ok(a)

@@ -259,6 +259,7 @@ fn scalar_array(v: &ScalarValue) -> ArrayRef {
         ScalarValue::Utf8(s) => Arc::new(StringArray::from(vec![s.as_str()])),
         ScalarValue::Binary(b) => Arc::new(BinaryArray::from(vec![b.as_slice()])),
         ScalarValue::TimestampMs(x) => Arc::new(TimestampMillisecondArray::from(vec![*x])),
+        ScalarValue::Array(a) => a.slice(0, a.len().min(1)),
     }
 }
 

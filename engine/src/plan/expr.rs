@@ -26,6 +26,9 @@ pub enum ScalarValue {
     Binary(Vec<u8>),
     /// TIMESTAMP, milliseconds since the epoch (UTC).
     TimestampMs(i64),
+    /// Any other value (decimal, date, list, map, struct, …) as a one-element
+    /// Arrow array of its type.
+    Array(arrow::array::ArrayRef),
 }
 
 impl ScalarValue {
@@ -42,12 +45,17 @@ impl ScalarValue {
             ScalarValue::TimestampMs(_) => {
                 DataType::Timestamp(arrow::datatypes::TimeUnit::Millisecond, None)
             }
+            ScalarValue::Array(a) => a.data_type().clone(),
         }
     }
 
     /// Whether this is NULL.
     pub fn is_null(&self) -> bool {
-        matches!(self, ScalarValue::Null(_))
+        match self {
+            ScalarValue::Null(_) => true,
+            ScalarValue::Array(a) => a.is_empty() || a.is_null(0),
+            _ => false,
+        }
     }
 }
 
@@ -62,6 +70,10 @@ impl fmt::Display for ScalarValue {
             ScalarValue::Utf8(s) => write!(f, "'{}'", s.replace('\'', "''")),
             ScalarValue::Binary(b) => write!(f, "X'{}'", b.iter().map(|x| format!("{x:02X}")).collect::<String>()),
             ScalarValue::TimestampMs(v) => write!(f, "TIMESTAMP({v})"),
+            ScalarValue::Array(a) => match arrow::util::display::ArrayFormatter::try_new(a.as_ref(), &Default::default()) {
+                Ok(fmt) if !a.is_empty() => write!(f, "{}", fmt.value(0)),
+                _ => write!(f, "<{}>", a.data_type()),
+            },
         }
     }
 }

@@ -217,7 +217,7 @@ impl Drop for StreamsApp {
 
 /// Creates repartition topics (producer sub-topologies first) and lists the
 /// tasks: one per sub-topology and partition.
-pub(crate) fn prepare_topics(topology: &Topology, log: &dyn LogClient) -> Result<Vec<TaskId>> {
+pub fn prepare_topics(topology: &Topology, log: &dyn LogClient) -> Result<Vec<TaskId>> {
     // A sub-topology's repartition topics get its partition count, which is
     // known once its own inputs exist: create them producers first, in as
     // many passes as the chain of repartitions is long.

@@ -10,9 +10,8 @@ use std::time::Duration;
 
 use riffle_state::{BackendKind, StateMemory};
 
-pub use app::StreamsApp;
+pub use app::{prepare_topics, StreamsApp};
 pub use task::{StreamTask, TaskId};
-pub(crate) use app::prepare_topics;
 
 /// Counters of one task.
 #[derive(Debug, Default)]
