@@ -9,9 +9,11 @@
 //!                                   consumer, consumer groups)
 //!                ──► riffle::state (riffle-state: RocksDB / in-memory stores,
 //!                                   cache, changelogs, restore)
+//!                ──► riffle::engine (riffle-engine: plans, operators, tasks, DSL)
+//!                ──► riffle::sql   (riffle-sql: ksqlDB statements onto the engine)
 //! ```
 //!
-//! The log and the state stores exist so far:
+//! The log underneath everything:
 //!
 //! ```
 //! use riffle::log::{Log, LogConfig, TopicConfig, Producer, ProducerConfig, Record};
@@ -27,4 +29,5 @@
 
 pub use riffle_engine as engine;
 pub use riffle_log as log;
+pub use riffle_sql as sql;
 pub use riffle_state as state;

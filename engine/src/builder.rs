@@ -207,6 +207,18 @@ impl PlanBuilder {
         keyed.repartition(None)
     }
 
+    /// Recomputes the key from the row **without** a repartition. Only
+    /// correct when every row keeps its partition — renaming key columns,
+    /// or a key that is a function of the old key alone on a single
+    /// partition. The SQL planner uses it to give key columns their
+    /// projected names.
+    ///
+    /// # Errors
+    /// As [`PlanBuilder::select_key`].
+    pub fn rekey_local(self, key: Vec<(Expr, String)>) -> Result<Self> {
+        self.select_key_local(key)
+    }
+
     fn select_key_local(self, key: Vec<(Expr, String)>) -> Result<Self> {
         let input = self.meta().clone();
         if input.window.is_some() {

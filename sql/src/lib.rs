@@ -7,9 +7,13 @@
 //! ([`functions`]) and formats ([`serde`]) follow ksqlDB's names and
 //! semantics; ksqlDB's own query-validation tests are the oracle ([`qtt`]).
 
+pub mod ast;
 pub mod catalog;
 pub mod error;
 pub mod functions;
+pub mod qtt;
+pub mod parser;
+pub mod planner;
 pub mod serde;
 pub mod session;
 pub mod types;

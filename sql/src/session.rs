@@ -4,15 +4,34 @@
 //! synchronously: every [`Session::produce`] appends one record and then
 //! runs every query's tasks until nothing is left to read, so outputs of one
 //! query feed the next, one record at a time — the semantics of ksqlDB's
-//! query-validation tests.
+//! query-validation tests. Stores are in memory and the record cache is off
+//! (every update is emitted) unless `ksql.streams.cache.max.bytes.buffering`
+//! says otherwise.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
+use arrow::array::{new_null_array, RecordBatch, RecordBatchOptions};
+use arrow::datatypes::{Field, Schema};
 use bytes::Bytes;
-use riffle_log::StoredRecord;
+use riffle_engine::physical::expr::evaluate;
+use riffle_engine::physical::Topology;
+use riffle_engine::runtime::{prepare_topics, StreamTask};
+use riffle_engine::StreamsConfig;
+use riffle_log::client::LogClient;
+use riffle_log::record::{Header, Record};
+use riffle_log::{Log, LogConfig, StoredRecord, TopicConfig};
+use riffle_state::BackendKind;
 
-use crate::catalog::{Catalog, SourceInfo};
+use crate::ast::{Literal, Props, Query, ShowWhat, Statement};
+use crate::catalog::{Catalog, SourceInfo, SourceKind, WindowInfo, WindowType};
 use crate::error::{Result, SqlError};
+use crate::functions::Functions;
+use crate::parser::{parse_statement, split_statements};
+use crate::planner::{display_expr, Planner};
+use crate::serde::{engine_format, FormatKind, FormatSpec};
+use crate::types::{Column, SqlType};
+use crate::value::{to_array_checked, Value};
 
 /// What a statement did.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,15 +40,80 @@ pub enum Executed {
     Message(String),
     /// A persistent query started: its id.
     QueryStarted(String),
-    /// Rows of a `SHOW`/`DESCRIBE`/`EXPLAIN`/pull query, as text.
+    /// Rows of a `SHOW`/`DESCRIBE`/`EXPLAIN`, as text.
     Rows(Vec<String>),
+}
+
+/// A running persistent query.
+struct RunningQuery {
+    id: String,
+    sql: String,
+    sink: String,
+    topology: Arc<Topology>,
+    tasks: Vec<StreamTask>,
+}
+
+impl std::fmt::Debug for RunningQuery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningQuery").field("id", &self.id).field("sink", &self.sink).finish()
+    }
 }
 
 /// A ksqlDB session over an embedded log. See the module docs.
 #[derive(Debug)]
 pub struct Session {
+    dir: tempfile::TempDir,
+    log: Arc<Log>,
     catalog: Catalog,
+    functions: Functions,
     properties: BTreeMap<String, String>,
+    variables: BTreeMap<String, String>,
+    queries: Vec<RunningQuery>,
+    next_query: usize,
+    /// When set, persistent queries are planned and collected here instead
+    /// of started (for running them elsewhere, e.g. on a threaded
+    /// `StreamsApp`).
+    collected: Option<Vec<(String, Arc<riffle_engine::plan::LogicalPlan>)>>,
+}
+
+fn prop<'p>(props: &'p Props, name: &str) -> Option<&'p Literal> {
+    props.iter().find(|(k, _)| k == name).map(|(_, v)| v)
+}
+
+fn prop_str(props: &Props, name: &str) -> Option<String> {
+    prop(props, name).map(|l| match l {
+        Literal::String(s) => s.clone(),
+        Literal::Integer(i) => i.to_string(),
+        Literal::Boolean(b) => b.to_string(),
+        Literal::Decimal(d) => d.clone(),
+        Literal::Double(d) => d.to_string(),
+        Literal::Null => String::new(),
+    })
+}
+
+fn delimiter(props: &Props, name: &str) -> Result<Option<char>> {
+    let Some(d) = prop_str(props, name) else { return Ok(None) };
+    let c = match d.to_ascii_uppercase().as_str() {
+        "TAB" => '\t',
+        "SPACE" => ' ',
+        _ => {
+            let mut it = d.chars();
+            match (it.next(), it.next()) {
+                (Some(c), None) => c,
+                (None, _) => {
+                    return Err(SqlError::semantic(format!(
+                        "Failed to prepare statement: Configuration {name} is invalid: Delimiter cannot be empty, if you meant to have a tab or space for delimiter, please use the special values 'TAB' or 'SPACE'\nExample valid value: ';'"
+                    )))
+                }
+                _ => {
+                    return Err(SqlError::semantic(format!(
+                        "Failed to prepare statement: Configuration {name} is invalid: Delimiter must be a single character or TAB or SPACE\nExample valid value: ';'"
+                    )))
+                }
+            }
+        }
+    };
+    Ok(Some(c))
 }
 
 impl Session {
@@ -39,7 +123,22 @@ impl Session {
     /// # Errors
     /// I/O creating the log.
     pub fn new(properties: BTreeMap<String, String>) -> Result<Session> {
-        Ok(Session { catalog: Catalog::default(), properties })
+        let dir = tempfile::tempdir().map_err(|e| SqlError::Internal(format!("session temp dir: {e}")))?;
+        let log = Arc::new(
+            Log::open(dir.path().join("log"), LogConfig::default())
+                .map_err(|e| SqlError::Internal(format!("opening the embedded log: {e}")))?,
+        );
+        Ok(Session {
+            dir,
+            log,
+            catalog: Catalog::default(),
+            functions: Functions::builtin(),
+            properties,
+            variables: BTreeMap::new(),
+            queries: Vec::new(),
+            next_query: 0,
+            collected: None,
+        })
     }
 
     /// Parses and runs every statement in `sql`, in order; stops at the
@@ -49,8 +148,595 @@ impl Session {
     /// Parse, semantic and runtime errors, with ksqlDB's wording where the
     /// conformance files pin it.
     pub fn execute(&mut self, sql: &str) -> Result<Vec<Executed>> {
-        let _ = (sql, &self.properties);
-        Err(SqlError::Internal("not written yet".into()))
+        let mut out = Vec::new();
+        for text in split_statements(sql)? {
+            let text = self.substitute(&text);
+            let stmt = parse_statement(&text, &self.catalog.types)?;
+            out.push(self.run_statement(stmt, &text)?);
+        }
+        Ok(out)
+    }
+
+    /// `${name}` replaced by `DEFINE`d variables.
+    fn substitute(&self, text: &str) -> String {
+        let mut s = text.to_string();
+        for (k, v) in &self.variables {
+            s = s.replace(&format!("${{{k}}}"), v).replace(&format!("${{{}}}", k.to_ascii_lowercase()), v);
+        }
+        s
+    }
+
+    fn run_statement(&mut self, stmt: Statement, text: &str) -> Result<Executed> {
+        match stmt {
+            Statement::CreateSource { kind, or_replace, if_not_exists, read_only: _, name, columns, props } => {
+                self.create_source(kind, or_replace, if_not_exists, name, columns, &props, text)
+            }
+            Statement::CreateAsSelect { kind, or_replace, if_not_exists, name, props, query } => {
+                if self.catalog.source(&name).is_some() {
+                    if if_not_exists {
+                        return Ok(Executed::Message(format!("Cannot add {}: already exists", name)));
+                    }
+                    if !or_replace {
+                        return Err(SqlError::semantic(format!(
+                            "Cannot add {} '{name}': A {} with the same name already exists",
+                            kind.name().to_ascii_lowercase(),
+                            kind.name().to_ascii_lowercase()
+                        )));
+                    }
+                    self.terminate_writers(&name);
+                }
+                self.create_as_select(kind, &name, &props, &query, text)
+            }
+            Statement::InsertInto { target, query } => self.insert_into(&target, &query, text),
+            Statement::InsertValues { target, columns, values } => self.insert_values(&target, columns, &values),
+            Statement::Drop { kind, if_exists, name, delete_topic } => {
+                let Some(src) = self.catalog.source(&name).cloned() else {
+                    if if_exists {
+                        return Ok(Executed::Message(format!("Source `{name}` does not exist.")));
+                    }
+                    return Err(SqlError::semantic(format!(
+                        "{} {name} does not exist.",
+                        if kind == SourceKind::Stream { "Stream" } else { "Table" }
+                    )));
+                };
+                if src.kind != kind {
+                    return Err(SqlError::semantic(format!(
+                        "Incompatible data source type is {}, but statement was DROP {}",
+                        src.kind.name(),
+                        kind.name()
+                    )));
+                }
+                self.terminate_writers(&name);
+                self.catalog.sources.remove(&name);
+                if delete_topic {
+                    let _ = self.log.delete_topic(&src.topic);
+                }
+                Ok(Executed::Message(format!("Source `{name}` (topic: {}) was dropped.", src.topic)))
+            }
+            Statement::Show(what) => Ok(Executed::Rows(self.show(&what))),
+            Statement::Describe { name, extended: _ } => {
+                let src = self
+                    .catalog
+                    .source(&name)
+                    .ok_or_else(|| SqlError::semantic(format!("Could not find STREAM/TABLE '{name}' in the Metastore")))?;
+                let mut rows = vec![format!("Name: {}", src.name), format!("Type: {}", src.kind.name())];
+                rows.extend(src.key.iter().map(|c| format!("{} {} (key)", c.name, c.ty)));
+                rows.extend(src.value.iter().map(|c| format!("{} {}", c.name, c.ty)));
+                Ok(Executed::Rows(rows))
+            }
+            Statement::DescribeFunction(name) => {
+                let known = self.functions.list().into_iter().find(|(n, _)| n == &name.to_ascii_uppercase());
+                match known {
+                    Some((n, kind)) => Ok(Executed::Rows(vec![format!("Name: {n}"), format!("Type: {kind}")])),
+                    None => Err(SqlError::semantic(format!("Can't find any functions with the name '{name}'"))),
+                }
+            }
+            Statement::Explain(target) => match *target {
+                crate::ast::ExplainTarget::QueryId(id) => {
+                    let q = self
+                        .queries
+                        .iter()
+                        .find(|q| q.id.eq_ignore_ascii_case(&id))
+                        .ok_or_else(|| SqlError::semantic(format!("Query with id:{id} does not exist")))?;
+                    Ok(Executed::Rows(vec![q.sql.clone(), q.topology.to_string()]))
+                }
+                crate::ast::ExplainTarget::Statement(s) => Ok(Executed::Rows(self.explain(&s)?)),
+            },
+            Statement::Terminate(id) => {
+                match id {
+                    None => self.queries.clear(),
+                    Some(id) => {
+                        let before = self.queries.len();
+                        self.queries.retain(|q| !q.id.eq_ignore_ascii_case(&id));
+                        if before == self.queries.len() {
+                            return Err(SqlError::semantic(format!("Unknown queryId: {id}")));
+                        }
+                    }
+                }
+                Ok(Executed::Message("Query terminated.".into()))
+            }
+            Statement::Set(k, v) => {
+                self.properties.insert(k, v);
+                Ok(Executed::Message("Property set".into()))
+            }
+            Statement::Unset(k) => {
+                self.properties.remove(&k);
+                Ok(Executed::Message("Property unset".into()))
+            }
+            Statement::Define(k, v) => {
+                self.variables.insert(k, v);
+                Ok(Executed::Message("Variable defined".into()))
+            }
+            Statement::Undefine(k) => {
+                self.variables.remove(&k);
+                Ok(Executed::Message("Variable undefined".into()))
+            }
+            Statement::CreateType { name, ty, if_not_exists } => {
+                if self.catalog.types.contains_key(&name) && !if_not_exists {
+                    return Err(SqlError::semantic(format!("Cannot register custom type '{name}' since it is already registered with type: {}", self.catalog.types[&name])));
+                }
+                self.catalog.types.insert(name.clone(), ty);
+                Ok(Executed::Message(format!("Registered custom type with name '{name}'")))
+            }
+            Statement::DropType { name, if_exists } => {
+                if self.catalog.types.remove(&name).is_none() && !if_exists {
+                    return Err(SqlError::semantic(format!("Type {name} does not exist.")));
+                }
+                Ok(Executed::Message(format!("Dropped type '{name}'")))
+            }
+            Statement::Print { topic, .. } => {
+                let recs = self.read_topic(&topic)?;
+                Ok(Executed::Rows(
+                    recs.iter()
+                        .map(|r| {
+                            format!(
+                                "rowtime: {}, key: {}, value: {}",
+                                r.timestamp,
+                                r.key.as_ref().map_or("<null>".into(), |k| String::from_utf8_lossy(k).into_owned()),
+                                r.value.as_ref().map_or("<null>".into(), |v| String::from_utf8_lossy(v).into_owned())
+                            )
+                        })
+                        .collect(),
+                ))
+            }
+            Statement::Select(_) => Err(SqlError::semantic(
+                "Transient queries (push and pull SELECTs) run through the server's /query endpoint, not in a script.",
+            )),
+            Statement::Assert(_) => Ok(Executed::Message("Assertion accepted".into())),
+        }
+    }
+
+    fn show(&self, what: &ShowWhat) -> Vec<String> {
+        match what {
+            ShowWhat::Streams | ShowWhat::Tables => {
+                let kind = if *what == ShowWhat::Streams { SourceKind::Stream } else { SourceKind::Table };
+                self.catalog
+                    .sources
+                    .values()
+                    .filter(|s| s.kind == kind)
+                    .map(|s| format!("{} | {} | {} | {}", s.name, s.topic, s.key_format.kind.name(), s.value_format.kind.name()))
+                    .collect()
+            }
+            ShowWhat::Topics => self.topics(),
+            ShowWhat::Queries => self.queries.iter().map(|q| format!("{} | {} | {}", q.id, q.sink, q.sql)).collect(),
+            ShowWhat::Functions => self.functions.list().into_iter().map(|(n, k)| format!("{n} | {k}")).collect(),
+            ShowWhat::Properties => self.properties.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+            ShowWhat::Types => self.catalog.types.iter().map(|(k, v)| format!("{k} | {v}")).collect(),
+            ShowWhat::Variables => self.variables.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        }
+    }
+
+    fn explain(&self, s: &Statement) -> Result<Vec<String>> {
+        let (query, name) = match s {
+            Statement::CreateAsSelect { query, name, .. } => (query, name.clone()),
+            Statement::InsertInto { query, target } => (query, target.clone()),
+            Statement::Select(q) => (q, "TRANSIENT".to_string()),
+            _ => return Err(SqlError::semantic("EXPLAIN needs a query or a query id.")),
+        };
+        let planner = Planner { catalog: &self.catalog, functions: &self.functions };
+        let planned = planner.plan_query(query, &name)?;
+        Ok(planned.plan.build().to_string().lines().map(str::to_string).collect())
+    }
+
+    fn terminate_writers(&mut self, name: &str) {
+        self.queries.retain(|q| q.sink != name);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn create_source(
+        &mut self,
+        kind: SourceKind,
+        or_replace: bool,
+        if_not_exists: bool,
+        name: String,
+        columns: Vec<crate::ast::ColumnDef>,
+        props: &Props,
+        text: &str,
+    ) -> Result<Executed> {
+        let kind_word = kind.name().to_ascii_lowercase();
+        if let Some(existing) = self.catalog.source(&name) {
+            if if_not_exists {
+                return Ok(Executed::Message(format!("Cannot add {kind_word} '{name}': already exists")));
+            }
+            if or_replace && existing.written_by.is_none() && existing.kind == kind {
+                // Allowed only for compatible changes; keep it simple: replace.
+            } else if or_replace {
+                return Err(SqlError::semantic(format!(
+                    "Cannot add {kind_word} '{name}': CREATE OR REPLACE is not supported on source {kind_word}s."
+                )));
+            } else {
+                return Err(SqlError::semantic(format!(
+                    "Cannot add {kind_word} '{name}': A {kind_word} with the same name already exists"
+                )));
+            }
+        }
+        let topic = prop_str(props, "KAFKA_TOPIC").ok_or_else(|| {
+            SqlError::semantic(format!("Missing required property \"KAFKA_TOPIC\" for {kind_word} {name}"))
+        })?;
+        for c in &columns {
+            if matches!(c.name.as_str(), "ROWTIME" | "ROWPARTITION" | "ROWOFFSET" | "WINDOWSTART" | "WINDOWEND") {
+                return Err(SqlError::semantic(format!(
+                    "'{}' is a reserved column name. You cannot use it as a name for a column.",
+                    c.name
+                )));
+            }
+        }
+        let mut key = Vec::new();
+        let mut value = Vec::new();
+        let mut headers = Vec::new();
+        for c in &columns {
+            if c.primary && kind == SourceKind::Stream {
+                return Err(SqlError::semantic(format!(
+                    "Column `{}` is a 'PRIMARY KEY' column: please use 'KEY' for streams.\nTables have PRIMARY KEYs, which are unique and NON NULL.\nStreams have KEYs, which have no uniqueness or NON NULL constraints.",
+                    c.name
+                )));
+            }
+            if c.key && !c.primary && kind == SourceKind::Table {
+                return Err(SqlError::semantic(format!(
+                    "Column `{}` is a 'KEY' column: please use 'PRIMARY KEY' for tables.\nTables have PRIMARY KEYs, which are unique and NON NULL.\nStreams have KEYs, which have no uniqueness or NON NULL constraints.",
+                    c.name
+                )));
+            }
+            let col = Column::new(c.name.clone(), c.ty.clone());
+            if let Some(h) = &c.header {
+                headers.push((col, h.clone()));
+            } else if c.key {
+                check_key_type(&c.name, &c.ty)?;
+                key.push(col);
+            } else {
+                value.push(col);
+            }
+        }
+        if kind == SourceKind::Table && key.is_empty() {
+            return Err(SqlError::semantic("Tables require a PRIMARY KEY. Please define the PRIMARY KEY."));
+        }
+        let (key_format, value_format) = self.formats_from_props(props, None)?;
+        check_formats(&key_format, &value_format)?;
+        let window = match prop_str(props, "WINDOW_TYPE") {
+            Some(t) => Some(WindowInfo {
+                kind: match t.to_ascii_uppercase().as_str() {
+                    "TUMBLING" => WindowType::Tumbling,
+                    "HOPPING" => WindowType::Hopping,
+                    "SESSION" => WindowType::Session,
+                    other => return Err(SqlError::semantic(format!("Unknown WINDOW_TYPE: {other}"))),
+                },
+                size_ms: prop_str(props, "WINDOW_SIZE").map(|s| parse_duration(&s)).transpose()?,
+            }),
+            None => None,
+        };
+        let timestamp = prop_str(props, "TIMESTAMP").map(|t| t.trim_matches('`').to_ascii_uppercase());
+        if let Some(t) = &timestamp {
+            let col = key
+                .iter()
+                .chain(&value)
+                .find(|c| &c.name == t)
+                .ok_or_else(|| SqlError::semantic(format!("The TIMESTAMP column set in the WITH clause does not exist in the schema: '{t}'")))?;
+            if !matches!(col.ty, SqlType::Bigint | SqlType::Timestamp) && prop_str(props, "TIMESTAMP_FORMAT").is_none() {
+                return Err(SqlError::semantic(format!(
+                    "Timestamp column, `{t}`, should be LONG(INT64), TIMESTAMP, or a String with a timestamp_format specified."
+                )));
+            }
+        }
+        engine_format(&key_format, &key, true)?;
+        engine_format(&value_format, &value, false)?;
+        let partitions = prop_str(props, "PARTITIONS").map(|p| p.parse::<i32>()).transpose().map_err(|_| {
+            SqlError::semantic("PARTITIONS must be a positive integer")
+        })?;
+        self.ensure_topic(&topic, partitions.unwrap_or(1))?;
+        let info = SourceInfo {
+            name: name.clone(),
+            kind,
+            topic,
+            key_format,
+            value_format,
+            key,
+            value,
+            headers,
+            window,
+            timestamp,
+            timestamp_format: prop_str(props, "TIMESTAMP_FORMAT"),
+            written_by: None,
+            sql: text.to_string(),
+        };
+        self.catalog.sources.insert(name, info);
+        Ok(Executed::Message(format!("{} created", if kind == SourceKind::Stream { "Stream" } else { "Table" })))
+    }
+
+    /// Key and value formats from `WITH` properties, defaulting to `inherit`
+    /// (the source of a query) or to ksqlDB's defaults.
+    fn formats_from_props(&self, props: &Props, inherit: Option<(&FormatSpec, &FormatSpec)>) -> Result<(FormatSpec, FormatSpec)> {
+        let both = prop_str(props, "FORMAT");
+        if both.is_some() && (prop(props, "KEY_FORMAT").is_some() || prop(props, "VALUE_FORMAT").is_some()) {
+            return Err(SqlError::semantic(
+                "Cannot supply both 'FORMAT' and 'KEY_FORMAT' or 'VALUE_FORMAT' properties, as 'FORMAT' sets both key and value formats.\nEither use just 'FORMAT', or use 'KEY_FORMAT' and 'VALUE_FORMAT'.",
+            ));
+        }
+        let key_name = prop_str(props, "KEY_FORMAT").or_else(|| both.clone());
+        let value_name = prop_str(props, "VALUE_FORMAT").or_else(|| both.clone());
+        let mut key = match (key_name, inherit) {
+            (Some(n), _) => FormatSpec::new(FormatKind::parse(&n)?),
+            (None, Some((k, _))) => k.clone(),
+            (None, None) => FormatSpec::new(match self.properties.get("ksql.persistence.default.format.key") {
+                Some(n) => FormatKind::parse(n)?,
+                None => FormatKind::Kafka,
+            }),
+        };
+        let mut value = match (value_name, inherit) {
+            (Some(n), _) => FormatSpec::new(FormatKind::parse(&n)?),
+            (None, Some((_, v))) => v.clone(),
+            (None, None) => match self.properties.get("ksql.persistence.default.format.value") {
+                Some(n) => FormatSpec::new(FormatKind::parse(n)?),
+                None => {
+                    return Err(SqlError::semantic(
+                        "Statement is missing the 'VALUE_FORMAT' property from the WITH clause. Either provide one or set a default via the 'ksql.persistence.default.format.value' config.",
+                    ))
+                }
+            },
+        };
+        if let Some(d) = delimiter(props, "VALUE_DELIMITER")? {
+            value.delimiter = Some(d);
+        }
+        if let Some(d) = delimiter(props, "KEY_DELIMITER")? {
+            key.delimiter = Some(d);
+        }
+        if let Some(w) = prop(props, "WRAP_SINGLE_VALUE") {
+            value.wrap_single_value = Some(matches!(w, Literal::Boolean(true)) || matches!(w, Literal::String(s) if s.eq_ignore_ascii_case("true")));
+        } else if let Some(w) = self.properties.get("ksql.persistence.wrap.single.values") {
+            value.wrap_single_value = Some(w.eq_ignore_ascii_case("true"));
+        }
+        Ok((key, value))
+    }
+
+    fn ensure_topic(&self, topic: &str, partitions: i32) -> Result<i32> {
+        LogClient::ensure_topic(&*self.log, topic, &TopicConfig::with_partitions(partitions.max(1)))
+            .map_err(|e| SqlError::Internal(format!("topic {topic}: {e}")))
+    }
+
+    fn create_as_select(&mut self, kind: SourceKind, name: &str, props: &Props, query: &Query, text: &str) -> Result<Executed> {
+        let planner = Planner { catalog: &self.catalog, functions: &self.functions };
+        let planned = planner.plan_query(query, name)?;
+        if planned.kind != kind {
+            return Err(SqlError::semantic(match kind {
+                SourceKind::Stream => "Invalid result type. Your SELECT query produces a TABLE. Please use CREATE TABLE AS SELECT statement instead.".to_string(),
+                SourceKind::Table => "Invalid result type. Your SELECT query produces a STREAM. Please use CREATE STREAM AS SELECT statement instead.".to_string(),
+            }));
+        }
+        let first = self.first_source(&query.from)?;
+        let (key_format, value_format) =
+            self.formats_from_props(props, Some((&first.key_format, &first.value_format)))?;
+        let key_format = if planned.key.len() > 1 && key_format.kind == FormatKind::Kafka && prop(props, "KEY_FORMAT").is_none() && prop(props, "FORMAT").is_none() {
+            FormatSpec::new(FormatKind::Json)
+        } else {
+            key_format
+        };
+        let key_format = if planned.key.is_empty() && prop(props, "KEY_FORMAT").is_none() && prop(props, "FORMAT").is_none() {
+            FormatSpec::new(FormatKind::Kafka)
+        } else {
+            key_format
+        };
+        check_formats(&key_format, &value_format)?;
+        for c in &planned.key {
+            check_key_type(&c.name, &c.ty)?;
+        }
+        let topic = prop_str(props, "KAFKA_TOPIC").unwrap_or_else(|| name.to_string());
+        let src_partitions = self.log.partition_count(&first.topic).unwrap_or(1);
+        let partitions = prop_str(props, "PARTITIONS").and_then(|p| p.parse().ok()).unwrap_or(src_partitions);
+        let prefix = if kind == SourceKind::Stream { "CSAS" } else { "CTAS" };
+        let id = format!("{prefix}_{name}_{}", self.next_query);
+        let timestamp = prop_str(props, "TIMESTAMP").map(|t| t.to_ascii_uppercase());
+        let info = SourceInfo {
+            name: name.to_string(),
+            kind,
+            topic: topic.clone(),
+            key_format: key_format.clone(),
+            value_format: value_format.clone(),
+            key: planned.key.clone(),
+            value: planned.value.clone(),
+            headers: Vec::new(),
+            window: planned.window,
+            timestamp,
+            timestamp_format: prop_str(props, "TIMESTAMP_FORMAT"),
+            written_by: Some(id.clone()),
+            sql: text.to_string(),
+        };
+        let kf = engine_format(&key_format, &planned.key, true)?;
+        let vf = engine_format(&value_format, &planned.value, false)?;
+        let plan = planned.plan.sink_with_partitions(&topic, kf, vf, Some(partitions))?.build();
+        self.ensure_topic(&topic, partitions)?;
+        self.start_query(id.clone(), text, name, plan)?;
+        self.catalog.sources.insert(name.to_string(), info);
+        Ok(Executed::QueryStarted(id))
+    }
+
+    fn first_source(&self, r: &crate::ast::Relation) -> Result<SourceInfo> {
+        match r {
+            crate::ast::Relation::Source { name, .. } => {
+                self.catalog.source(name).cloned().ok_or_else(|| SqlError::semantic(format!("{name} does not exist.")))
+            }
+            crate::ast::Relation::Join { left, .. } => self.first_source(left),
+        }
+    }
+
+    fn insert_into(&mut self, target: &str, query: &Query, text: &str) -> Result<Executed> {
+        let sink = self
+            .catalog
+            .source(target)
+            .cloned()
+            .ok_or_else(|| SqlError::semantic(format!("{target} does not exist.")))?;
+        if sink.kind == SourceKind::Table {
+            return Err(SqlError::semantic(format!(
+                "INSERT INTO can only be used to insert into a stream. {target} is a table."
+            )));
+        }
+        let planner = Planner { catalog: &self.catalog, functions: &self.functions };
+        let planned = planner.plan_query(query, target)?;
+        if planned.kind != SourceKind::Stream {
+            return Err(SqlError::semantic(format!(
+                "Incompatible data sink and query result. Data sink ({target}) type is STREAM but select query result is TABLE."
+            )));
+        }
+        let same = |a: &[Column], b: &[Column]| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.ty == y.ty && x.name == y.name);
+        if !same(&planned.value, &sink.value) || planned.key.len() != sink.key.len() {
+            let show = |k: &[Column], v: &[Column]| {
+                let mut p: Vec<String> = k.iter().map(|c| format!("`{}` {} KEY", c.name, c.ty)).collect();
+                p.extend(v.iter().map(|c| format!("`{}` {}", c.name, c.ty)));
+                p.join(", ")
+            };
+            return Err(SqlError::semantic(format!(
+                "Incompatible schema between results and sink.\nResult schema is {}\nSink schema is {}",
+                show(&planned.key, &planned.value),
+                show(&sink.key, &sink.value)
+            )));
+        }
+        self.next_query += 1;
+        let id = format!("INSERTQUERY_{}", self.next_query);
+        let kf = engine_format(&sink.key_format, &sink.key, true)?;
+        let vf = engine_format(&sink.value_format, &sink.value, false)?;
+        let plan = planned.plan.sink(&sink.topic, kf, vf)?.build();
+        self.start_query(id.clone(), text, target, plan)?;
+        Ok(Executed::QueryStarted(id))
+    }
+
+    /// Plans persistent queries from `sql` (DDL runs as usual) without
+    /// starting them, and returns `(query id, plan)` for each: the plans a
+    /// [`riffle_engine::StreamsApp`] runs. Sources must name the topics the
+    /// app will read.
+    ///
+    /// # Errors
+    /// As [`Session::execute`].
+    pub fn compile(&mut self, sql: &str) -> Result<Vec<(String, Arc<riffle_engine::plan::LogicalPlan>)>> {
+        self.collected = Some(Vec::new());
+        let result = self.execute(sql);
+        let plans = self.collected.take().unwrap_or_default();
+        result.map(|_| plans)
+    }
+
+    fn start_query(&mut self, id: String, text: &str, sink: &str, plan: Arc<riffle_engine::plan::LogicalPlan>) -> Result<()> {
+        self.next_query += 1;
+        if let Some(c) = &mut self.collected {
+            c.push((id, plan));
+            return Ok(());
+        }
+        let app_id = format!("_confluent-ksql-default_query_{id}");
+        let topology = Arc::new(Topology::lower(&app_id, &[plan])?);
+        for t in topology.source_topics() {
+            self.ensure_topic(&t, 1)?;
+        }
+        let mut config = StreamsConfig::new(&app_id, self.dir.path().join("state").join(&id));
+        config.backend = BackendKind::Memory;
+        let cache = self
+            .properties
+            .get("ksql.streams.cache.max.bytes.buffering")
+            .or_else(|| self.properties.get("cache.max.bytes.buffering"))
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(0);
+        config.cache_max_bytes = cache;
+        let log: Arc<dyn LogClient> = self.log.clone();
+        let mut tasks = Vec::new();
+        for tid in prepare_topics(&topology, &*log)? {
+            tasks.push(StreamTask::new(&topology, tid, &config, log.clone())?);
+        }
+        self.queries.push(RunningQuery { id, sql: text.to_string(), sink: sink.to_string(), topology, tasks });
+        self.run()?;
+        Ok(())
+    }
+
+    fn insert_values(&mut self, target: &str, columns: Option<Vec<String>>, values: &[crate::ast::Expr]) -> Result<Executed> {
+        let src = self
+            .catalog
+            .source(target)
+            .cloned()
+            .ok_or_else(|| SqlError::semantic(format!("Cannot insert values into an unknown stream/table: {target}")))?;
+        let all: Vec<String> = src.key.iter().chain(&src.value).map(|c| c.name.clone()).collect();
+        let names = columns.unwrap_or_else(|| all.clone());
+        if names.len() != values.len() {
+            return Err(SqlError::semantic(format!(
+                "Expected a value for each column. Expected Columns: [{}]. Got {}",
+                names.join(", "),
+                values.iter().map(display_expr).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        for (col, _) in &src.headers {
+            if names.contains(&col.name) {
+                return Err(SqlError::semantic(format!("Cannot insert into HEADER columns: {}", col.name)));
+            }
+        }
+        // Evaluate each value over one empty row.
+        let empty = RecordBatch::try_new_with_options(
+            Arc::new(Schema::empty()),
+            vec![],
+            &RecordBatchOptions::new().with_row_count(Some(1)),
+        )?;
+        let empty = riffle_engine::Batch::new(empty, arrow::array::Int64Array::from(vec![0i64]));
+        let planner = Planner { catalog: &self.catalog, functions: &self.functions };
+        let mut row: BTreeMap<String, Value> = BTreeMap::new();
+        let mut ts = None;
+        for (n, e) in names.iter().zip(values) {
+            let ee = planner.constant(e)?;
+            let arr = evaluate(&ee, &empty).map_err(|err| SqlError::semantic(format!("Failed to insert values into '{target}'. {err}")))?;
+            let v = Value::from_array(arr.as_ref(), 0);
+            if n == "ROWTIME" {
+                ts = v.as_i64();
+                continue;
+            }
+            if !all.contains(n) {
+                return Err(SqlError::semantic(format!("Column name {n} does not exist.")));
+            }
+            row.insert(n.clone(), v);
+        }
+        let encode = |cols: &[Column], spec: &FormatSpec, is_key: bool| -> Result<Option<Bytes>> {
+            if cols.is_empty() {
+                return Ok(None);
+            }
+            if is_key && cols.iter().all(|c| row.get(&c.name).is_none_or(Value::is_null)) {
+                return Ok(None);
+            }
+            let mut arrays = Vec::new();
+            let mut fields = Vec::new();
+            for c in cols {
+                let v = row.get(&c.name).cloned().unwrap_or(Value::Null);
+                let a = to_array_checked(&[v.clone()], &c.ty, true).map_err(|_| {
+                    SqlError::semantic(format!(
+                        "Failed to insert values into '{target}'. Expected type {} for column {} but got {:?}",
+                        c.ty, c.name, v
+                    ))
+                })?;
+                arrays.push(a);
+                fields.push(Field::new(&c.name, c.ty.to_arrow(), true));
+            }
+            let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?;
+            let fmt = engine_format(spec, cols, is_key)?;
+            let mut out = fmt.encode(&batch)?;
+            Ok(out.pop().map(Bytes::from))
+        };
+        let key = encode(&src.key, &src.key_format, true)?;
+        let value = encode(&src.value, &src.value_format, false)?.or_else(|| {
+            // A value without columns (NONE) is still a record.
+            Some(Bytes::new()).filter(|_| src.value.is_empty() && src.value_format.kind != FormatKind::None)
+        });
+        let _ = new_null_array;
+        self.produce(&src.topic, key, value, ts.unwrap_or(0), Vec::new())?;
+        Ok(Executed::Message("Inserted".into()))
     }
 
     /// Creates `topic` with `partitions` partitions if it does not exist.
@@ -58,8 +744,7 @@ impl Session {
     /// # Errors
     /// Log failures.
     pub fn create_topic(&mut self, topic: &str, partitions: i32) -> Result<()> {
-        let _ = (topic, partitions);
-        Ok(())
+        self.ensure_topic(topic, partitions).map(|_| ())
     }
 
     /// Appends one record to `topic` (partition from the key's murmur2
@@ -76,7 +761,39 @@ impl Session {
         timestamp: i64,
         headers: Vec<(String, Option<Bytes>)>,
     ) -> Result<()> {
-        let _ = (topic, key, value, timestamp, headers);
+        let n = self.ensure_topic(topic, 1)?;
+        let partition = key.as_ref().map_or(0, |k| riffle_log::partitioner::partition_for_key(k, n));
+        let rec = Record {
+            key,
+            value,
+            timestamp: Some(timestamp),
+            headers: headers.into_iter().map(|(k, v)| Header { key: k, value: v }).collect(),
+        };
+        self.log.append(topic, partition, &[rec]).map_err(|e| SqlError::Internal(format!("append to {topic}: {e}")))?;
+        self.run()
+    }
+
+    /// Runs every query's tasks until nothing is left to read, then commits.
+    ///
+    /// # Errors
+    /// Query failures.
+    pub fn run(&mut self) -> Result<()> {
+        loop {
+            let mut read = 0;
+            for q in &mut self.queries {
+                for t in &mut q.tasks {
+                    read += t.poll()?;
+                }
+            }
+            if read == 0 {
+                break;
+            }
+        }
+        for q in &mut self.queries {
+            for t in &mut q.tasks {
+                t.commit()?;
+            }
+        }
         Ok(())
     }
 
@@ -85,13 +802,27 @@ impl Session {
     /// # Errors
     /// Unknown topic.
     pub fn read_topic(&self, topic: &str) -> Result<Vec<StoredRecord>> {
-        let _ = topic;
-        Ok(Vec::new())
+        let n = self.log.partition_count(topic).map_err(|e| SqlError::semantic(format!("topic {topic}: {e}")))?;
+        let mut out = Vec::new();
+        for p in 0..n {
+            let mut pos = 0;
+            loop {
+                let f = self.log.read(topic, p, pos, 1 << 20).map_err(|e| SqlError::Internal(format!("read {topic}: {e}")))?;
+                if f.records.is_empty() {
+                    break;
+                }
+                pos = f.next_offset;
+                out.extend(f.records);
+            }
+        }
+        Ok(out)
     }
 
     /// Names of every topic in the log (internal ones included).
     pub fn topics(&self) -> Vec<String> {
-        Vec::new()
+        let mut v: Vec<String> = self.log.topics().iter().map(|t| t.name().to_string()).collect();
+        v.sort();
+        v
     }
 
     /// The catalog.
@@ -105,4 +836,57 @@ impl Session {
         let on: Vec<&SourceInfo> = self.catalog.sources.values().filter(|s| s.topic == topic).collect();
         on.iter().find(|s| s.written_by.is_some()).or(on.first()).copied()
     }
+
+    /// Ids of the running persistent queries.
+    pub fn query_ids(&self) -> Vec<String> {
+        self.queries.iter().map(|q| q.id.clone()).collect()
+    }
+}
+
+/// ksqlDB refuses map-typed key columns.
+fn check_key_type(name: &str, ty: &SqlType) -> Result<()> {
+    fn has_map(t: &SqlType) -> bool {
+        match t {
+            SqlType::Map(_, _) => true,
+            SqlType::Array(e) => has_map(e),
+            SqlType::Struct(fs) => fs.iter().any(|(_, t)| has_map(t)),
+            _ => false,
+        }
+    }
+    if has_map(ty) {
+        return Err(SqlError::semantic(format!(
+            "Map keys, including types that contain maps, are not supported as they may lead to unexpected behavior due to inconsistent serialization. Key column name: `{name}`. Column type: {ty}. See https://github.com/confluentinc/ksql/issues/6621 for more."
+        )));
+    }
+    Ok(())
+}
+
+fn check_formats(key: &FormatSpec, value: &FormatSpec) -> Result<()> {
+    for f in [key, value] {
+        if f.kind.needs_schema_registry() {
+            return Err(SqlError::semantic(format!(
+                "The {} format needs a schema registry, which Riffle does not support yet.",
+                f.kind.name()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `'1 HOUR'`, `'10 SECONDS'` → milliseconds.
+fn parse_duration(s: &str) -> Result<i64> {
+    let mut parts = s.split_whitespace();
+    let (Some(n), Some(unit)) = (parts.next(), parts.next()) else {
+        return Err(SqlError::semantic(format!("Invalid duration: '{s}'")));
+    };
+    let n: i64 = n.parse().map_err(|_| SqlError::semantic(format!("Invalid duration: '{s}'")))?;
+    let ms = match unit.to_ascii_uppercase().trim_end_matches('S') {
+        "MILLISECOND" => 1,
+        "SECOND" => 1000,
+        "MINUTE" => 60_000,
+        "HOUR" => 3_600_000,
+        "DAY" => 86_400_000,
+        _ => return Err(SqlError::semantic(format!("Invalid duration unit: '{unit}'"))),
+    };
+    Ok(n * ms)
 }

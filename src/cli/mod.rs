@@ -9,7 +9,9 @@ mod consume;
 mod groups;
 mod perf;
 mod produce;
+mod qtt;
 mod quickstart;
+mod test;
 mod topic;
 
 use std::future::Future;
@@ -46,6 +48,11 @@ enum Command {
     Perf(perf::PerfCommand),
     /// Run the log as a Kafka broker (Kafka wire protocol) until Ctrl-C.
     Broker(broker::BrokerArgs),
+    /// Run ksqlDB query-validation test files (QTT) against the SQL layer.
+    Qtt(qtt::QttArgs),
+    /// Run a SQL script over input records and check the outputs
+    /// (ksqlDB's ksql-test-runner).
+    Test(test::TestArgs),
 }
 
 /// The `--data-dir` option every subcommand takes.
@@ -69,6 +76,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Groups(c) => groups::run(c),
         Command::Perf(c) => perf::run(c).await,
         Command::Broker(a) => broker::run(a).await,
+        Command::Qtt(a) => qtt::run(a).await,
+        Command::Test(a) => test::run(a).await,
     }
 }
 

@@ -162,7 +162,7 @@ impl Topology {
                     Some(Box::new(SinkOp {
                         name: format!("RepartitionSink-{sub}-{idx}"),
                         topic: topic.clone(),
-                        key_format: Arc::new(crate::format::KafkaFormat),
+                        key_format: source::internal_key_format(m),
                         value_format: Arc::new(crate::format::JsonFormat),
                         key_len: m.key_len,
                         windowed: None,

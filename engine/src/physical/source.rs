@@ -52,13 +52,29 @@ impl SourceSpec {
             topic: topic.to_string(),
             internal: true,
             kind: meta.kind,
-            key_format: Arc::new(KafkaFormat),
+            key_format: internal_key_format(meta),
             value_format: Arc::new(JsonFormat),
             schema: meta.schema.clone(),
             key_len: meta.key_len,
             // Repartitioned rows carry their event time as the record time.
             time: TimestampSpec::Record,
         }
+    }
+}
+
+/// The key format of internal (repartition) topics: Kafka's primitive
+/// serde for one primitive key column, a JSON object otherwise (several
+/// key columns, or nested types).
+pub(crate) fn internal_key_format(meta: &Meta) -> FormatRef {
+    let simple = meta.key_len == 1
+        && matches!(
+            meta.schema.field(0).data_type(),
+            DataType::Utf8 | DataType::Int32 | DataType::Int64 | DataType::Float64 | DataType::Binary | DataType::Boolean
+        );
+    if simple {
+        Arc::new(KafkaFormat)
+    } else {
+        Arc::new(JsonFormat)
     }
 }
 
@@ -153,6 +169,9 @@ impl SourceDecoder {
                         idx.push(i);
                         kp.push(k);
                     }
+                    // A stream record without a key has NULL key columns (as
+                    // in ksqlDB); a table row cannot be addressed without one.
+                    None if !table => {}
                     None => {
                         ok[i] = false;
                         self.skip(metrics, r, "key", "null key, but the source has key columns");

@@ -53,6 +53,30 @@ pub struct WorkloadPerfArgs {
     /// Print one JSON object as the last line.
     #[arg(long)]
     json: bool,
+    /// Build the pipeline from ksqlDB SQL (`riffle-sql`) instead of the
+    /// plan builder (W1 and F1 both).
+    #[arg(long)]
+    sql: bool,
+}
+
+/// The W1 and F1 pipelines as ksqlDB statements over the same topic.
+const SQL_SOURCE: &str = "CREATE STREAM events (k STRING KEY, user_id STRING, action STRING, amount DOUBLE, ts BIGINT) \
+     WITH (kafka_topic='events', value_format='JSON', timestamp='ts');";
+const SQL_W1: &str = "CREATE TABLE w1 WITH (kafka_topic='w1-out', key_format='KAFKA') AS \
+     SELECT k, COUNT(*) AS events, SUM(amount) AS amount FROM events \
+     WINDOW TUMBLING (SIZE 1 MINUTE, GRACE PERIOD 2 SECONDS) GROUP BY k EMIT FINAL;";
+const SQL_F1: &str = "CREATE STREAM f1 WITH (kafka_topic='f1-out') AS \
+     SELECT k, user_id, amount, ts FROM events WHERE action = 'purchase';";
+
+fn sql_plan(workload: Workload) -> anyhow::Result<Arc<riffle::engine::plan::LogicalPlan>> {
+    let mut session = riffle_sql::Session::new(Default::default())?;
+    let query = match workload {
+        Workload::W1 => SQL_W1,
+        Workload::F1 => SQL_F1,
+    };
+    let mut plans = session.compile(&format!("{SQL_SOURCE}\n{query}"))?;
+    anyhow::ensure!(plans.len() == 1, "expected one persistent query, got {}", plans.len());
+    Ok(plans.remove(0).1)
 }
 
 const ACTIONS: [&str; 5] = ["view", "click", "add_to_cart", "purchase", "share"];
@@ -123,6 +147,7 @@ pub fn run(args: WorkloadPerfArgs) -> anyhow::Result<()> {
         TimestampSpec::Column("ts".into()),
     )?;
     let (name, plan) = match args.workload {
+        w if args.sql => (if matches!(w, Workload::W1) { "w1" } else { "f1" }, sql_plan(w)?),
         Workload::W1 => (
             "w1",
             source
@@ -189,6 +214,7 @@ pub fn run(args: WorkloadPerfArgs) -> anyhow::Result<()> {
         "{}",
         serde_json::json!({
             "workload": name,
+            "sql": args.sql,
             "events": args.events,
             "threads": args.threads,
             "elapsed_s": elapsed,

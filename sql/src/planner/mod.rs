@@ -1,0 +1,1120 @@
+//! From a parsed `SELECT` to the engine's plan, through [`PlanBuilder`].
+//!
+//! The planner resolves names against a [`Scope`] (the columns visible at
+//! each step, with the engine column each one reads), translates
+//! expressions into the engine's [`EExpr`], and lays out the query the way
+//! ksqlDB does:
+//!
+//! ```text
+//! source(s) ─ join(s) ─ WHERE ─ PARTITION BY | GROUP BY ─ aggregate ─ EMIT FINAL ─ HAVING ─ projection ─ sink
+//! ```
+//!
+//! The output's key follows ksqlDB's rules: the source key, the `PARTITION
+//! BY` expressions, the `GROUP BY` expressions, or the join expression; the
+//! projection must contain it, and its alias names the key column.
+
+pub mod structural;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, Schema};
+use riffle_engine::physical::expr::expr_type;
+use riffle_engine::plan::{
+    AggFunc, BinaryOp, Expr as EExpr, JoinKind, JoinWindow, ScalarValue, TimestampSpec, WindowSpec, DEFAULT_GRACE_MS,
+    ROWTIME, WINDOWEND, WINDOWSTART,
+};
+use riffle_engine::PlanBuilder;
+
+use crate::ast::{self, BinOp, Emit, Expr, JoinType, Literal, Query, Relation, SelectItem, WindowKind};
+use crate::catalog::{Catalog, SourceInfo, SourceKind, WindowInfo, WindowType};
+use crate::error::{Result, SqlError};
+use crate::functions::Functions;
+use crate::serde::engine_format;
+use crate::types::{Column, SqlType};
+use structural::{ArrayConstructor, FieldAccess, MapConstructor, StructConstructor, Subscript};
+
+/// Pseudo-columns a projection may not output under their own name.
+const RESERVED_COLUMNS: &[&str] = &["ROWTIME", "ROWPARTITION", "ROWOFFSET", "WINDOWSTART", "WINDOWEND"];
+
+/// A column visible to expressions.
+#[derive(Debug, Clone)]
+struct ScopeCol {
+    /// Source name or alias that qualifies it.
+    qualifier: Option<String>,
+    /// Name as written in queries.
+    name: String,
+    /// Engine column that holds it.
+    engine: String,
+    /// Whether it is a key column of its source.
+    key: bool,
+}
+
+/// The columns visible at one step of the plan.
+#[derive(Debug, Clone, Default)]
+struct Scope {
+    cols: Vec<ScopeCol>,
+    /// Whether `WINDOWSTART`/`WINDOWEND` are columns here.
+    windowed: bool,
+}
+
+impl Scope {
+    fn resolve(&self, qualifier: Option<&str>, name: &str) -> Result<&ScopeCol> {
+        let matches: Vec<&ScopeCol> = self
+            .cols
+            .iter()
+            .filter(|c| c.name == name && (qualifier.is_none() || c.qualifier.as_deref() == qualifier))
+            .collect();
+        match (matches.len(), qualifier) {
+            (1, _) => Ok(matches[0]),
+            (0, Some(q)) if !self.cols.iter().any(|c| c.qualifier.as_deref() == Some(q)) => {
+                Err(SqlError::semantic(format!("'{q}' is not a valid stream/table name or alias.")))
+            }
+            (0, Some(q)) => Err(SqlError::semantic(format!("Column '{q}.{name}' cannot be resolved."))),
+            (0, None) => Err(SqlError::semantic(format!("Column '{name}' cannot be resolved."))),
+            _ => {
+                // Several sources have it; a join key present on both sides is
+                // the same value: prefer the key column.
+                Err(SqlError::semantic(format!("Column '{name}' is ambiguous. Could be any of: {}", {
+                    let v: Vec<String> =
+                        matches.iter().map(|c| format!("{}.{}", c.qualifier.as_deref().unwrap_or(""), c.name)).collect();
+                    v.join(", ")
+                })))
+            }
+        }
+    }
+}
+
+/// A planned persistent query: the plan up to (not including) its sink and
+/// the columns of its output.
+#[derive(Debug)]
+pub struct Planned {
+    /// The plan so far.
+    pub plan: PlanBuilder,
+    /// Stream or table.
+    pub kind: SourceKind,
+    /// Output key columns.
+    pub key: Vec<Column>,
+    /// Output value columns.
+    pub value: Vec<Column>,
+    /// Window of the output keys.
+    pub window: Option<WindowInfo>,
+    /// Input topics.
+    pub inputs: Vec<String>,
+}
+
+/// Plans queries against a catalog.
+pub struct Planner<'a> {
+    /// Known sources.
+    pub catalog: &'a Catalog,
+    /// Known functions.
+    pub functions: &'a Functions,
+}
+
+/// `(AST expression, engine column)` substitutions applied before
+/// translation: grouping expressions and aggregate calls after an
+/// aggregation.
+type Replacements = Vec<(Expr, String)>;
+
+impl<'a> Planner<'a> {
+    /// Plans `query`, whose result will be written as `sink_name`.
+    ///
+    /// # Errors
+    /// Unknown sources or columns, type errors, shapes ksqlDB rejects (with
+    /// its wording where the conformance files pin it).
+    pub fn plan_query(&self, query: &Query, sink_name: &str) -> Result<Planned> {
+        let mut inputs = Vec::new();
+        let (mut b, mut scope, join_keys) = self.relation(&query.from, &mut inputs)?;
+        if let Some(w) = &query.where_clause {
+            if contains_aggregate(w, self.functions) {
+                return Err(SqlError::semantic("Aggregate functions are not allowed in the WHERE clause."));
+            }
+            let pred = self.expr(w, &scope, &b, &[]).map_err(|e| prefix_err("Error in WHERE expression: ", e))?;
+            b = b.filter(pred)?;
+        }
+        let source_kind = if b.meta().kind == riffle_engine::plan::Kind::Table { SourceKind::Table } else { SourceKind::Stream };
+        let items = self.expand_select(&query.select, &scope)?;
+        let is_agg = !query.group_by.is_empty()
+            || items.iter().any(|(e, _)| contains_aggregate(e, self.functions))
+            || query.having.is_some();
+
+        // The output key: which select items must carry it.
+        let key_alternatives: Vec<Vec<Expr>>;
+        let mut replacements: Replacements = Vec::new();
+        let mut key_names: Vec<String>;
+        let kind;
+        let mut window = None;
+
+        if is_agg {
+            if query.group_by.is_empty() {
+                return Err(SqlError::semantic("Aggregate query needs GROUP BY (ksqlDB has no global aggregates)."));
+            }
+            for g in &query.group_by {
+                if contains_aggregate(g, self.functions) {
+                    let name = first_aggregate(g, self.functions).unwrap_or_default();
+                    return Err(SqlError::semantic(format!(
+                        "GROUP BY does not support aggregate functions: {name} is an aggregate function."
+                    )));
+                }
+            }
+            // Key names: a plain column keeps its name; an expression takes
+            // its alias in the projection, else KSQL_COL_i.
+            let mut keys = Vec::new();
+            key_names = Vec::new();
+            for (i, g) in query.group_by.iter().enumerate() {
+                let aliased = items.iter().find(|(e, _)| e == g).map(|(_, n)| n.clone());
+                let name = match (g, aliased) {
+                    (_, Some(a)) => a,
+                    (Expr::Column { name, .. }, None) => name.clone(),
+                    _ => format!("KSQL_COL_{i}"),
+                };
+                keys.push((self.expr(g, &scope, &b, &[])?, name.clone()));
+                key_names.push(name);
+            }
+            // Aggregate calls in the select list and HAVING.
+            let mut calls: Vec<Expr> = Vec::new();
+            for (e, _) in &items {
+                collect_aggregates(e, self.functions, &mut calls);
+            }
+            if let Some(h) = &query.having {
+                collect_aggregates(h, self.functions, &mut calls);
+            }
+            if calls.is_empty() {
+                return Err(SqlError::semantic("GROUP BY requires aggregate functions in either the SELECT or HAVING clause."));
+            }
+            let mut aggs = Vec::new();
+            for (i, call) in calls.iter().enumerate() {
+                let name = format!("KSQL_AGG_VARIABLE_{i}");
+                aggs.push(self.aggregate_call(call, &scope, &b, &name)?);
+                replacements.push((call.clone(), name));
+            }
+            // Non-aggregate columns in the select list must be grouped.
+            for (e, _) in &items {
+                let mut bad = Vec::new();
+                ungrouped_columns(e, &query.group_by, self.functions, &mut bad);
+                if let Some(first) = bad.first() {
+                    return Err(SqlError::semantic(format!(
+                        "Non-aggregate SELECT expression(s) not part of GROUP BY: {}",
+                        display_expr(first)
+                    )));
+                }
+            }
+            let spec = query.window.as_ref().map(window_spec);
+            if let Some(w) = &query.window {
+                window = Some(window_info(w));
+            }
+            if b.meta().window.is_some() {
+                return Err(SqlError::semantic("Aggregating a windowed source is not supported yet."));
+            }
+            b = b.group_by(keys)?;
+            b = b.aggregate(spec, aggs)?;
+            if query.emit == Some(Emit::Final) {
+                if query.window.is_none() {
+                    return Err(SqlError::semantic("EMIT FINAL is only supported for windowed aggregations."));
+                }
+                b = b.suppress()?;
+            }
+            for (g, n) in query.group_by.iter().zip(&key_names) {
+                replacements.push((g.clone(), n.clone()));
+            }
+            let mut new_scope = Scope { cols: Vec::new(), windowed: query.window.is_some() };
+            for n in &key_names {
+                new_scope.cols.push(ScopeCol { qualifier: None, name: n.clone(), engine: n.clone(), key: true });
+            }
+            if let Some(h) = &query.having {
+                let pred =
+                    self.expr(h, &new_scope, &b, &replacements).map_err(|e| prefix_err("Error in HAVING expression: ", e))?;
+                b = b.filter(pred)?;
+            }
+            scope = new_scope;
+            key_alternatives = query.group_by.iter().map(|g| vec![g.clone()]).collect();
+            kind = SourceKind::Table;
+        } else if !query.partition_by.is_empty() {
+            if b.meta().kind == riffle_engine::plan::Kind::Table {
+                return Err(SqlError::semantic("Unsupported PARTITION BY on a table: use GROUP BY instead."));
+            }
+            if b.meta().window.is_some() {
+                return Err(SqlError::semantic(
+                    "Implicit repartitioning of windowed sources is not supported. See https://github.com/confluentinc/ksql/issues/4385.",
+                ));
+            }
+            // Copy the old key columns into the value so the projection can
+            // still read them after the re-key.
+            let meta = b.meta().clone();
+            let mut copies = Vec::new();
+            for f in &meta.schema.fields()[meta.value_start()..] {
+                copies.push((EExpr::col(f.name()), f.name().clone()));
+            }
+            for c in scope.cols.iter_mut().filter(|c| c.key) {
+                let copy = format!("KSQL_KEY_COPY_{}", c.engine);
+                copies.push((EExpr::col(&c.engine), copy.clone()));
+                c.engine = copy;
+                c.key = false;
+            }
+            b = b.project(copies)?;
+            let mut keys = Vec::new();
+            key_names = Vec::new();
+            for (i, p) in query.partition_by.iter().enumerate() {
+                let aliased = items.iter().find(|(e, _)| e == p).map(|(_, n)| n.clone());
+                let name = match (p, aliased) {
+                    (_, Some(a)) => a,
+                    (Expr::Column { name, .. }, None) => name.clone(),
+                    _ => format!("KSQL_COL_{i}"),
+                };
+                keys.push((self.expr(p, &scope, &b, &[])?, name.clone()));
+                replacements.push((p.clone(), name.clone()));
+                key_names.push(name);
+            }
+            b = b.select_key(keys)?;
+            // Value columns keep their engine names; scope stays.
+            for n in &key_names {
+                scope.cols.push(ScopeCol { qualifier: None, name: n.clone(), engine: n.clone(), key: true });
+            }
+            key_alternatives = query.partition_by.iter().map(|p| vec![p.clone()]).collect();
+            kind = SourceKind::Stream;
+        } else {
+            key_alternatives = join_keys.unwrap_or_else(|| {
+                scope
+                    .cols
+                    .iter()
+                    .filter(|c| c.key)
+                    .map(|c| vec![Expr::Column { qualifier: None, name: c.name.clone() }])
+                    .collect()
+            });
+            key_names = b.meta().key_columns().iter().map(|s| s.to_string()).collect();
+            kind = source_kind;
+            if b.meta().window.is_some() {
+                scope.windowed = true;
+                window = None;
+            }
+        }
+
+        // The projection: items matching a key expression become key columns.
+        let mut key_out: Vec<Option<String>> = vec![None; key_alternatives.len()];
+        let mut values: Vec<(EExpr, String)> = Vec::new();
+        for (e, name) in &items {
+            let is_key = key_alternatives.iter().position(|alts| alts.iter().any(|a| same_column(a, e, &scope)));
+            match is_key {
+                Some(i) if key_out[i].is_none() => key_out[i] = Some(name.clone()),
+                Some(i) if !is_agg && key_alternatives[i].len() == 1 && matches!(e, Expr::Column { .. }) => {
+                    return Err(SqlError::semantic(format!(
+                        "The projection contains a key column (`{}`) more than once, aliased as: {} and {name}.",
+                        key_names.get(i).cloned().unwrap_or_default(),
+                        key_out[i].clone().unwrap_or_default()
+                    )));
+                }
+                _ => {
+                    if RESERVED_COLUMNS.contains(&name.as_str()) {
+                        return Err(SqlError::semantic(format!(
+                            "Reserved column name in select: `{name}`. Please remove or alias the column."
+                        )));
+                    }
+                    values.push((self.expr(e, &scope, &b, &replacements)?, name.clone()));
+                }
+            }
+        }
+        let missing: Vec<usize> = (0..key_out.len()).filter(|i| key_out[*i].is_none()).collect();
+        if missing.len() > 1 && !is_agg && query.partition_by.is_empty() && key_alternatives.iter().all(|a| a.len() == 1) {
+            let names: Vec<String> = missing.iter().map(|i| display_expr(&key_alternatives[*i][0])).collect();
+            return Err(SqlError::semantic(format!(
+                "The query used to build `{sink_name}` must include the key columns {} in its projection (eg, SELECT {}...).",
+                names.join(" and "),
+                names.join(", ")
+            )));
+        }
+        for (i, k) in key_out.iter().enumerate() {
+            if k.is_none() {
+                let alts = &key_alternatives[i];
+                let what = if is_agg {
+                    format!("grouping expression {}", display_expr(&alts[0]))
+                } else if !query.partition_by.is_empty() {
+                    format!("partitioning expression {}", display_expr(&alts[0]))
+                } else if alts.len() > 1 {
+                    let v: Vec<String> = alts.iter().map(display_expr).collect();
+                    return Err(SqlError::semantic(format!(
+                        "The query used to build `{sink_name}` must include the join expressions {} in its projection (eg, SELECT {}...).",
+                        v.join(" or "),
+                        v[0]
+                    )));
+                } else {
+                    format!("key column {}", display_expr(&alts[0]))
+                };
+                return Err(SqlError::semantic(format!(
+                    "The query used to build `{sink_name}` must include the {what} in its projection (eg, SELECT {}...).",
+                    display_expr(&alts[0])
+                )));
+            }
+        }
+        if values.is_empty() {
+            return Err(SqlError::semantic("The projection contains no value columns."));
+        }
+        b = b.project(values)?;
+        let wanted: Vec<String> = key_out.into_iter().flatten().collect();
+        if wanted != key_names {
+            let rename: Vec<(EExpr, String)> = key_names.iter().zip(&wanted).map(|(old, new)| (EExpr::col(old), new.clone())).collect();
+            b = b.rekey_local(rename)?;
+        }
+        let meta = b.meta().clone();
+        let to_cols = |fields: &[Arc<Field>]| -> Result<Vec<Column>> {
+            fields.iter().map(|f| Ok(Column::new(f.name().clone(), SqlType::from_arrow(f.data_type())?))).collect()
+        };
+        let key = to_cols(&meta.schema.fields()[..meta.key_len])?;
+        let value = to_cols(&meta.schema.fields()[meta.value_start()..])?;
+        if window.is_none() {
+            window = inputs_window(self.catalog, &query.from).filter(|_| meta.window.is_some());
+        }
+        let _ = kind;
+        let kind = if meta.kind == riffle_engine::plan::Kind::Table { SourceKind::Table } else { SourceKind::Stream };
+        Ok(Planned { plan: b, kind, key, value, window, inputs })
+    }
+
+    /// Translates an expression that reads no columns (`INSERT … VALUES`).
+    ///
+    /// # Errors
+    /// Column references, unknown functions, type errors.
+    pub fn constant(&self, e: &Expr) -> Result<EExpr> {
+        let b = PlanBuilder::stream(
+            "__values",
+            Arc::new(riffle_engine::format::KafkaFormat),
+            Arc::new(riffle_engine::format::JsonFormat),
+            &[],
+            Schema::empty(),
+            TimestampSpec::Record,
+        )?;
+        self.expr(e, &Scope::default(), &b, &[])
+    }
+
+    /// `SELECT` items with stars expanded, each with its output name.
+    fn expand_select(&self, select: &[SelectItem], scope: &Scope) -> Result<Vec<(Expr, String)>> {
+        let mut out = Vec::new();
+        let joined = scope.cols.iter().filter_map(|c| c.qualifier.clone()).collect::<std::collections::BTreeSet<_>>().len() > 1;
+        let mut anon = 0;
+        for item in select {
+            match item {
+                SelectItem::Star => {
+                    for c in &scope.cols {
+                        let name = if joined { format!("{}_{}", c.qualifier.as_deref().unwrap_or(""), c.name) } else { c.name.clone() };
+                        out.push((Expr::Column { qualifier: c.qualifier.clone(), name: c.name.clone() }, name));
+                    }
+                }
+                SelectItem::QualifiedStar(q) => {
+                    let cols: Vec<&ScopeCol> = scope.cols.iter().filter(|c| c.qualifier.as_deref() == Some(q)).collect();
+                    if cols.is_empty() {
+                        return Err(SqlError::semantic(format!("'{q}' is not a valid stream/table name or alias.")));
+                    }
+                    for c in cols {
+                        let name = if joined { format!("{q}_{}", c.name) } else { c.name.clone() };
+                        out.push((Expr::Column { qualifier: Some(q.clone()), name: c.name.clone() }, name));
+                    }
+                }
+                SelectItem::Expr { expr, alias } => {
+                    let name = match (alias, expr) {
+                        (Some(a), _) => a.clone(),
+                        (None, Expr::Column { qualifier: Some(q), name }) if joined => format!("{q}_{name}"),
+                        (None, Expr::Column { name, .. }) => name.clone(),
+                        (None, Expr::Field { field, .. }) => field.clone(),
+                        _ => {
+                            let n = format!("KSQL_COL_{anon}");
+                            anon += 1;
+                            n
+                        }
+                    };
+                    if alias.is_some() && RESERVED_COLUMNS.contains(&name.as_str()) {
+                        return Err(SqlError::semantic(format!(
+                            "`{name}` is a reserved column name. You cannot use it as an alias for a column."
+                        )));
+                    }
+                    out.push((expr.clone(), name));
+                }
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (_, n) in &out {
+            if !seen.insert(n.clone()) {
+                return Err(SqlError::semantic(format!("Duplicate value columns found in schema: `{n}`")));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Plans a `FROM` item: its builder, its scope and, for joins, the
+    /// expressions that carry the join key.
+    fn relation(&self, r: &Relation, inputs: &mut Vec<String>) -> Result<(PlanBuilder, Scope, Option<Vec<Vec<Expr>>>)> {
+        match r {
+            Relation::Source { name, alias } => {
+                let (b, scope) = self.scan(name, alias.as_deref(), inputs)?;
+                Ok((b, scope, None))
+            }
+            Relation::Join { left, right, kind, on, within } => self.join(left, right, *kind, on, *within, inputs),
+        }
+    }
+
+    fn scan(&self, name: &str, alias: Option<&str>, inputs: &mut Vec<String>) -> Result<(PlanBuilder, Scope)> {
+        let src = self
+            .catalog
+            .source(name)
+            .ok_or_else(|| SqlError::semantic(format!("{name} does not exist.")))?;
+        let q = alias.unwrap_or(name).to_string();
+        inputs.push(src.topic.clone());
+        let b = source_builder(src)?;
+        let mut scope = Scope::default();
+        for c in &src.key {
+            scope.cols.push(ScopeCol { qualifier: Some(q.clone()), name: c.name.clone(), engine: c.name.clone(), key: true });
+        }
+        for c in &src.value {
+            scope.cols.push(ScopeCol { qualifier: Some(q.clone()), name: c.name.clone(), engine: c.name.clone(), key: false });
+        }
+        scope.windowed = src.window.is_some();
+        Ok((b, scope))
+    }
+
+    /// One side of a join: every column copied into the value under
+    /// `Q_NAME`, keyed by the side's join expression.
+    fn join_side(
+        &self,
+        r: &Relation,
+        inputs: &mut Vec<String>,
+    ) -> Result<(PlanBuilder, Scope, Option<Vec<Vec<Expr>>>)> {
+        let (b, scope, keys) = self.relation(r, inputs)?;
+        if matches!(r, Relation::Join { .. }) {
+            return Ok((b, scope, keys));
+        }
+        let mut values = Vec::new();
+        let mut out = Scope { cols: Vec::new(), windowed: scope.windowed };
+        for c in &scope.cols {
+            let q = c.qualifier.clone().unwrap_or_default();
+            let engine = format!("{q}_{}", c.name);
+            values.push((EExpr::col(&c.engine), engine.clone()));
+            out.cols.push(ScopeCol { qualifier: c.qualifier.clone(), name: c.name.clone(), engine, key: c.key });
+        }
+        Ok((b.project(values)?, out, keys))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn join(
+        &self,
+        left: &Relation,
+        right: &Relation,
+        kind: JoinType,
+        on: &Expr,
+        within: Option<(i64, i64, Option<i64>)>,
+        inputs: &mut Vec<String>,
+    ) -> Result<(PlanBuilder, Scope, Option<Vec<Vec<Expr>>>)> {
+        let (mut lb, lscope, lkeys) = self.join_side(left, inputs)?;
+        let (mut rb, rscope, _) = self.join_side(right, inputs)?;
+        let Expr::Binary { op: BinOp::Eq, left: a, right: c } = on else {
+            return Err(SqlError::semantic(format!(
+                "Unsupported join expression: {}. Joins need an equality between one column of each side.",
+                display_expr(on)
+            )));
+        };
+        let side = |e: &Expr, s: &Scope| refs_only(e, s);
+        let (le, re) = if side(a, &lscope) && side(c, &rscope) {
+            ((**a).clone(), (**c).clone())
+        } else if side(c, &lscope) && side(a, &rscope) {
+            ((**c).clone(), (**a).clone())
+        } else {
+            let bad = if !side(a, &lscope) && !side(a, &rscope) { a } else { c };
+            return Err(SqlError::semantic(format!(
+                "Invalid comparison expression '{}' in join '({})'. Each side of the join comparision must contain references from exactly one source.",
+                display_expr(bad),
+                display_expr(on)
+            )));
+        };
+        let l_table = lb.meta().kind == riffle_engine::plan::Kind::Table;
+        let r_table = rb.meta().kind == riffle_engine::plan::Kind::Table;
+        let is_key = |e: &Expr, s: &Scope| match e {
+            Expr::Column { qualifier, name } => {
+                s.resolve(qualifier.as_deref(), name).map(|c| c.key && s.cols.iter().filter(|x| x.key).count() == 1).unwrap_or(false)
+            }
+            _ => false,
+        };
+        if r_table && !is_key(&re, &rscope) {
+            if l_table {
+                // Foreign-key join: left expression to the right table's key.
+                if !is_key(&re, &rscope) {
+                    return Err(SqlError::semantic(format!(
+                        "Invalid join condition: table-table joins require to join on the primary key of the right input table. Got {} = {}.",
+                        display_expr(&le),
+                        display_expr(&re)
+                    )));
+                }
+            } else {
+                return Err(SqlError::semantic(format!(
+                    "Invalid join condition: stream-table joins require to join on the table's primary key. Got {} = {}.",
+                    display_expr(&le),
+                    display_expr(&re)
+                )));
+            }
+        }
+        let jk = match kind {
+            JoinType::Inner => JoinKind::Inner,
+            JoinType::Left => JoinKind::Left,
+            JoinType::Full => JoinKind::Outer,
+            JoinType::Right => {
+                return Err(SqlError::semantic("RIGHT OUTER JOIN is not supported yet: swap the sides and use LEFT JOIN."))
+            }
+        };
+        let mut scope = Scope { cols: Vec::new(), windowed: false };
+        if l_table && r_table && !is_key(&le, &lscope) {
+            let fk = self.expr(&le, &lscope, &lb, &[])?;
+            let b = lb.foreign_key_join(rb, fk, jk)?;
+            scope.cols.extend(lscope.cols.iter().cloned());
+            scope.cols.extend(rscope.cols.iter().cloned().map(|mut c| {
+                c.key = false;
+                c
+            }));
+            return Ok((b, scope, lkeys));
+        }
+        if !is_key(&le, &lscope) || lb.meta().key_len != 1 {
+            if l_table {
+                return Err(SqlError::semantic(format!(
+                    "Invalid join condition: table-table joins require to join on the primary key of the right input table. Got {} = {}.",
+                    display_expr(&le),
+                    display_expr(&re)
+                )));
+            }
+            let k = self.expr(&le, &lscope, &lb, &[])?;
+            lb = lb.select_key(vec![(k, "KSQL_JOIN_KEY".into())])?;
+        }
+        if !is_key(&re, &rscope) || rb.meta().key_len != 1 {
+            let k = self.expr(&re, &rscope, &rb, &[])?;
+            rb = rb.select_key(vec![(k, "KSQL_JOIN_KEY".into())])?;
+        }
+        // Align key types (ksqlDB casts INT to BIGINT etc.).
+        let lt = lb.meta().schema.field(0).data_type().clone();
+        let rt = rb.meta().schema.field(0).data_type().clone();
+        if lt != rt {
+            return Err(SqlError::semantic(format!(
+                "Invalid join condition: types don't match. Got {}{{{}}} = {}{{{}}}.",
+                display_expr(&le),
+                SqlType::from_arrow(&lt).map(|t| t.to_string()).unwrap_or_default(),
+                display_expr(&re),
+                SqlType::from_arrow(&rt).map(|t| t.to_string()).unwrap_or_default()
+            )));
+        }
+        let window = match (l_table, r_table, within) {
+            (false, false, Some((before, after, grace))) => {
+                Some(JoinWindow { before_ms: before, after_ms: after, grace_ms: grace.unwrap_or(DEFAULT_GRACE_MS) })
+            }
+            (false, false, None) => {
+                return Err(SqlError::semantic("Stream-Stream joins must have a WITHIN clause specified. None was provided."))
+            }
+            (_, _, Some(_)) => {
+                return Err(SqlError::semantic(
+                    "A window definition was provided for a Stream-Table join. These joins are not windowed. Please drop the window definition (ie. the WITHIN clause) and try to resubmit your query.",
+                ))
+            }
+            _ => None,
+        };
+        if l_table && !r_table {
+            return Err(SqlError::semantic(
+                "Invalid join order: table-stream joins are not supported; only stream-table joins. Got TABLE JOIN STREAM.",
+            ));
+        }
+        let b = lb.join(rb, jk, window)?;
+        // Engine output: key, left values, right values (clashes prefixed).
+        let meta = b.meta().clone();
+        scope.cols.extend(lscope.cols.iter().cloned().map(|mut c| {
+            c.key = false;
+            c
+        }));
+        for c in &rscope.cols {
+            let mut c = c.clone();
+            c.key = false;
+            if lscope.cols.iter().any(|l| l.engine == c.engine) {
+                c.engine = format!("right_{}", c.engine);
+            }
+            if meta.schema.field_with_name(&c.engine).is_ok() {
+                scope.cols.push(c);
+            }
+        }
+        let mut keys = lkeys.unwrap_or_default();
+        if keys.is_empty() {
+            keys.push(vec![le.clone(), re.clone()]);
+        } else if let Some(k) = keys.first_mut() {
+            if k.iter().any(|x| x == &le) {
+                k.push(re.clone());
+            }
+        }
+        // Copy-keyed: the join key column is readable through either side.
+        Ok((b, scope, Some(keys)))
+    }
+
+    fn aggregate_call(&self, call: &Expr, scope: &Scope, b: &PlanBuilder, name: &str) -> Result<(AggFunc, Vec<EExpr>, String)> {
+        let Expr::Function { name: fname, args } = call else {
+            return Err(SqlError::Internal("aggregate call expected".into()));
+        };
+        if args.len() == 1 && args[0] == Expr::Star || (fname == "COUNT" && args.is_empty()) {
+            return Ok((AggFunc::CountStar, vec![], name.into()));
+        }
+        let eargs: Vec<EExpr> = args.iter().map(|a| self.expr(a, scope, b, &[])).collect::<Result<_>>()?;
+        let types: Vec<DataType> =
+            eargs.iter().map(|e| expr_type(e, &b.meta().schema)).collect::<riffle_engine::Result<_>>()?;
+        let builtin = match (fname.as_str(), types.as_slice()) {
+            ("COUNT", [_]) => Some(AggFunc::Count),
+            ("SUM", [DataType::Int64 | DataType::Float64]) => Some(AggFunc::Sum),
+            ("MIN", [DataType::Int32 | DataType::Int64 | DataType::Float64]) => Some(AggFunc::Min),
+            ("MAX", [DataType::Int32 | DataType::Int64 | DataType::Float64]) => Some(AggFunc::Max),
+            _ => None,
+        };
+        if let Some(f) = builtin {
+            return Ok((f, eargs, name.into()));
+        }
+        match self.functions.aggregate(fname) {
+            Some(u) => Ok((AggFunc::Udaf(u), eargs, name.into())),
+            None => match (fname.as_str(), types.as_slice()) {
+                ("SUM", [DataType::Int32]) => Ok((AggFunc::Sum, eargs, name.into())),
+                ("AVG", [_]) => Ok((AggFunc::Avg, eargs, name.into())),
+                _ => Err(SqlError::semantic(format!("Can't find any functions with the name '{fname}'"))),
+            },
+        }
+    }
+
+    /// Translates an expression over `scope` (after `replacements`).
+    fn expr(&self, e: &Expr, scope: &Scope, b: &PlanBuilder, repl: &[(Expr, String)]) -> Result<EExpr> {
+        if let Some((_, col)) = repl.iter().find(|(x, _)| x == e) {
+            return Ok(EExpr::col(col));
+        }
+        let rec = |x: &Expr| self.expr(x, scope, b, repl);
+        let schema = &b.meta().schema;
+        Ok(match e {
+            Expr::Column { qualifier, name } => {
+                match scope.resolve(qualifier.as_deref(), name) {
+                    Ok(c) => EExpr::col(&c.engine),
+                    Err(err) => {
+                        if qualifier.is_none() {
+                            match name.as_str() {
+                                "ROWTIME" => return Ok(EExpr::col(ROWTIME)),
+                                "WINDOWSTART" | "WINDOWEND" if scope.windowed => {
+                                    return Ok(EExpr::col(if name == "WINDOWSTART" { WINDOWSTART } else { WINDOWEND }))
+                                }
+                                _ => {}
+                            }
+                            // A key column that the join made reachable by either name.
+                            if let Some(c) = scope.cols.iter().find(|c| &c.name == name) {
+                                return Ok(EExpr::col(&c.engine));
+                            }
+                        } else if name == "ROWTIME" {
+                            return Ok(EExpr::col(ROWTIME));
+                        }
+                        return Err(err);
+                    }
+                }
+            }
+            Expr::Literal(l) => EExpr::Literal(literal(l)?),
+            Expr::Binary { op, left, right } => {
+                let (l, r) = (rec(left)?, rec(right)?);
+                let op = match op {
+                    BinOp::Add => BinaryOp::Plus,
+                    BinOp::Sub => BinaryOp::Minus,
+                    BinOp::Mul => BinaryOp::Multiply,
+                    BinOp::Div => BinaryOp::Divide,
+                    BinOp::Mod => BinaryOp::Modulo,
+                    BinOp::Eq => BinaryOp::Eq,
+                    BinOp::NotEq => BinaryOp::NotEq,
+                    BinOp::Lt => BinaryOp::Lt,
+                    BinOp::LtEq => BinaryOp::LtEq,
+                    BinOp::Gt => BinaryOp::Gt,
+                    BinOp::GtEq => BinaryOp::GtEq,
+                    BinOp::And => BinaryOp::And,
+                    BinOp::Or => BinaryOp::Or,
+                    BinOp::Concat => BinaryOp::Concat,
+                };
+                let (l, r) = decimal_literals_to_double(l, r, schema);
+                if op.is_comparison() {
+                    self.check_comparison(&l, &r, left, right, op, schema)?;
+                }
+                EExpr::Binary { left: Box::new(l), op, right: Box::new(r) }
+            }
+            Expr::Not(x) => EExpr::Not(Box::new(rec(x)?)),
+            Expr::Negate(x) => EExpr::Negative(Box::new(rec(x)?)),
+            Expr::IsNull { expr, negated } => EExpr::IsNull { expr: Box::new(rec(expr)?), negated: *negated },
+            Expr::Between { expr, low, high, negated } => EExpr::Between {
+                expr: Box::new(rec(expr)?),
+                low: Box::new(rec(low)?),
+                high: Box::new(rec(high)?),
+                negated: *negated,
+            },
+            Expr::InList { expr, list, negated } => EExpr::InList {
+                expr: Box::new(rec(expr)?),
+                list: list.iter().map(&rec).collect::<Result<_>>()?,
+                negated: *negated,
+            },
+            Expr::Like { expr, pattern, negated, .. } => {
+                EExpr::Like { expr: Box::new(rec(expr)?), pattern: Box::new(rec(pattern)?), negated: *negated }
+            }
+            Expr::Case { operand, whens, else_expr } => {
+                let mut when_then = Vec::new();
+                for (w, t) in whens {
+                    let cond = match operand {
+                        Some(o) => EExpr::Binary { left: Box::new(rec(o)?), op: BinaryOp::Eq, right: Box::new(rec(w)?) },
+                        None => rec(w)?,
+                    };
+                    when_then.push((cond, rec(t)?));
+                }
+                let else_expr = else_expr.as_ref().map(|x| rec(x)).transpose()?.map(Box::new);
+                EExpr::Case { when_then, else_expr }
+            }
+            Expr::Cast { expr, ty } => EExpr::Cast { expr: Box::new(rec(expr)?), to: ty.to_arrow() },
+            Expr::Function { name, args } => {
+                if self.functions.aggregate(name).is_some() || matches!(name.as_str(), "COUNT" | "SUM" | "AVG" | "MIN" | "MAX") {
+                    return Err(SqlError::semantic(format!("Aggregate function {name} cannot be used here.")));
+                }
+                let f = self
+                    .functions
+                    .scalar(name)
+                    .ok_or_else(|| SqlError::semantic(format!("Can't find any functions with the name '{name}'")))?;
+                let eargs = args
+                    .iter()
+                    .map(|a| match a {
+                        // Time-unit keywords (`DATEADD(DAYS, …)`) pass as strings.
+                        Expr::Column { qualifier: None, name } if scope.resolve(None, name).is_err() && is_time_unit(name) => {
+                            Ok(EExpr::Literal(ScalarValue::Utf8(name.clone())))
+                        }
+                        a => rec(a),
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                let types: Vec<DataType> =
+                    eargs.iter().map(|x| expr_type(x, schema)).collect::<riffle_engine::Result<_>>()?;
+                let sql_types: Vec<SqlType> = types.iter().map(SqlType::from_arrow).collect::<Result<_>>()?;
+                (f.return_type)(&sql_types).map_err(SqlError::Semantic)?;
+                EExpr::Function { func: f, args: eargs }
+            }
+            Expr::Star => return Err(SqlError::semantic("'*' is only allowed in COUNT(*)")),
+            Expr::Subscript { expr, index } => {
+                EExpr::Function { func: Arc::new(Subscript), args: vec![rec(expr)?, rec(index)?] }
+            }
+            Expr::Field { expr, field } => EExpr::Function {
+                func: Arc::new(FieldAccess { field: field.clone(), label: format!("->{field}") }),
+                args: vec![rec(expr)?],
+            },
+            Expr::Lambda { .. } => return Err(SqlError::semantic("Lambda functions are not supported yet.")),
+            Expr::Array(items) => {
+                let null_args = items.iter().map(|i| matches!(i, Expr::Literal(Literal::Null))).collect();
+                EExpr::Function {
+                    func: Arc::new(ArrayConstructor { null_args }),
+                    args: items.iter().map(&rec).collect::<Result<_>>()?,
+                }
+            }
+            Expr::Map(entries) => {
+                let mut args = Vec::new();
+                for (k, v) in entries {
+                    args.push(rec(k)?);
+                    args.push(rec(v)?);
+                }
+                EExpr::Function { func: Arc::new(MapConstructor), args }
+            }
+            Expr::Struct(fields) => EExpr::Function {
+                func: Arc::new(StructConstructor { names: fields.iter().map(|(n, _)| n.clone()).collect() }),
+                args: fields.iter().map(|(_, v)| rec(v)).collect::<Result<_>>()?,
+            },
+            Expr::Interval { amount, .. } => rec(amount)?,
+        })
+    }
+
+    fn check_comparison(&self, l: &EExpr, r: &EExpr, la: &Expr, ra: &Expr, op: BinaryOp, schema: &Schema) -> Result<()> {
+        let (Ok(lt), Ok(rt)) = (expr_type(l, schema), expr_type(r, schema)) else { return Ok(()) };
+        let (Ok(ls), Ok(rs)) = (SqlType::from_arrow(&lt), SqlType::from_arrow(&rt)) else { return Ok(()) };
+        if lt == DataType::Null || rt == DataType::Null {
+            return Ok(());
+        }
+        let ok = ls == rs
+            || (ls.is_numeric() && rs.is_numeric())
+            || matches!((&ls, &rs), (SqlType::Timestamp, SqlType::String) | (SqlType::String, SqlType::Timestamp))
+            || matches!((&ls, &rs), (SqlType::Date, SqlType::String) | (SqlType::String, SqlType::Date));
+        if ok {
+            return Ok(());
+        }
+        let opname = match op {
+            BinaryOp::Eq => "EQUAL",
+            BinaryOp::NotEq => "NOT_EQUAL",
+            BinaryOp::Lt => "LESS_THAN",
+            BinaryOp::LtEq => "LESS_THAN_OR_EQUAL",
+            BinaryOp::Gt => "GREATER_THAN",
+            _ => "GREATER_THAN_OR_EQUAL",
+        };
+        Err(SqlError::semantic(format!(
+            "Cannot compare {} ({ls}) to {} ({rs}) with {opname}.",
+            display_expr(la),
+            display_expr(ra)
+        )))
+    }
+}
+
+/// The engine source node for a catalog source.
+///
+/// # Errors
+/// Formats that cannot carry the columns.
+pub fn source_builder(src: &SourceInfo) -> Result<PlanBuilder> {
+    let key_format = engine_format(&src.key_format, &src.key, true)?;
+    let value_format = engine_format(&src.value_format, &src.value, false)?;
+    let key: Vec<Field> = src.key.iter().map(|c| Field::new(&c.name, c.ty.to_arrow(), true)).collect();
+    let value = Schema::new(src.value.iter().map(|c| Field::new(&c.name, c.ty.to_arrow(), true)).collect::<Vec<_>>());
+    let time = match &src.timestamp {
+        Some(c) => TimestampSpec::Column(c.clone()),
+        None => TimestampSpec::Record,
+    };
+    Ok(match src.kind {
+        SourceKind::Stream => PlanBuilder::stream(&src.topic, key_format, value_format, &key, value, time)?,
+        SourceKind::Table => PlanBuilder::table(&src.topic, key_format, value_format, &key, value, time)?,
+    })
+}
+
+fn prefix_err(prefix: &str, e: SqlError) -> SqlError {
+    match e {
+        SqlError::Semantic(m) => SqlError::Semantic(format!("{prefix}{m}")),
+        other => other,
+    }
+}
+
+fn is_time_unit(name: &str) -> bool {
+    matches!(
+        name.trim_end_matches('S'),
+        "MILLISECOND" | "SECOND" | "MINUTE" | "HOUR" | "DAY" | "WEEK" | "MONTH" | "YEAR" | "MICROSECOND" | "NANOSECOND"
+    )
+}
+
+fn literal(l: &Literal) -> Result<ScalarValue> {
+    Ok(match l {
+        Literal::Null => ScalarValue::Null(DataType::Null),
+        Literal::Boolean(b) => ScalarValue::Boolean(*b),
+        Literal::Integer(v) => match i32::try_from(*v) {
+            Ok(i) => ScalarValue::Int32(i),
+            Err(_) => ScalarValue::Int64(*v),
+        },
+        Literal::Double(v) => ScalarValue::Float64(*v),
+        Literal::Decimal(d) => {
+            // DECIMAL literal: unscaled digits and scale as written.
+            let neg = d.starts_with('-');
+            let digits = d.trim_start_matches('-');
+            let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+            let unscaled: i128 = format!("{int}{frac}")
+                .parse()
+                .map_err(|_| SqlError::semantic(format!("invalid decimal literal {d}")))?;
+            let unscaled = if neg { -unscaled } else { unscaled };
+            let scale = frac.len() as i8;
+            let precision = (int.trim_start_matches('0').len() + frac.len()).max(1) as u8;
+            let precision = precision.max(scale as u8).clamp(1, 38);
+            let a = arrow::array::Decimal128Array::from(vec![unscaled])
+                .with_precision_and_scale(precision, scale)
+                .map_err(|e| SqlError::semantic(format!("invalid decimal literal {d}: {e}")))?;
+            ScalarValue::Array(Arc::new(a))
+        }
+        Literal::String(s) => ScalarValue::Utf8(s.clone()),
+    })
+}
+
+/// A DECIMAL literal against a non-decimal operand becomes a DOUBLE
+/// literal (ksqlDB compares and computes them as doubles).
+fn decimal_literals_to_double(l: EExpr, r: EExpr, schema: &Schema) -> (EExpr, EExpr) {
+    let is_dec_lit = |e: &EExpr| matches!(e, EExpr::Literal(ScalarValue::Array(a)) if matches!(a.data_type(), DataType::Decimal128(_, _)));
+    let to_double = |e: EExpr| match e {
+        EExpr::Literal(ScalarValue::Array(a)) => match crate::value::Value::from_array(a.as_ref(), 0).as_f64() {
+            Some(v) => EExpr::Literal(ScalarValue::Float64(v)),
+            None => EExpr::Literal(ScalarValue::Array(a)),
+        },
+        e => e,
+    };
+    let is_dec = |e: &EExpr| matches!(expr_type(e, schema), Ok(DataType::Decimal128(_, _)));
+    match (is_dec_lit(&l), is_dec_lit(&r)) {
+        (true, false) if !is_dec(&r) => (to_double(l), r),
+        (false, true) if !is_dec(&l) => (l, to_double(r)),
+        _ => (l, r),
+    }
+}
+
+fn window_spec(w: &ast::WindowClause) -> WindowSpec {
+    let grace = w.grace_ms.unwrap_or(DEFAULT_GRACE_MS);
+    let mut spec = match w.kind {
+        WindowKind::Tumbling { size_ms } => WindowSpec::tumbling(size_ms, grace),
+        WindowKind::Hopping { size_ms, advance_ms } => WindowSpec::hopping(size_ms, advance_ms, grace),
+        WindowKind::Session { gap_ms } => WindowSpec::session(gap_ms, grace),
+    };
+    spec.retention_ms = w.retention_ms;
+    spec
+}
+
+fn window_info(w: &ast::WindowClause) -> WindowInfo {
+    match w.kind {
+        WindowKind::Tumbling { size_ms } => WindowInfo { kind: WindowType::Tumbling, size_ms: Some(size_ms) },
+        WindowKind::Hopping { size_ms, .. } => WindowInfo { kind: WindowType::Hopping, size_ms: Some(size_ms) },
+        WindowKind::Session { .. } => WindowInfo { kind: WindowType::Session, size_ms: None },
+    }
+}
+
+fn inputs_window(catalog: &Catalog, r: &Relation) -> Option<WindowInfo> {
+    match r {
+        Relation::Source { name, .. } => catalog.source(name).and_then(|s| s.window),
+        Relation::Join { left, .. } => inputs_window(catalog, left),
+    }
+}
+
+fn is_aggregate_name(name: &str, functions: &Functions) -> bool {
+    functions.aggregate(name).is_some() || matches!(name, "COUNT" | "SUM" | "AVG" | "MIN" | "MAX")
+}
+
+/// Whether `e` calls an aggregate function.
+fn contains_aggregate(e: &Expr, functions: &Functions) -> bool {
+    first_aggregate(e, functions).is_some()
+}
+
+fn first_aggregate(e: &Expr, functions: &Functions) -> Option<String> {
+    let mut found = None;
+    walk(e, &mut |x| {
+        if let Expr::Function { name, .. } = x {
+            if found.is_none() && is_aggregate_name(name, functions) {
+                found = Some(name.clone());
+            }
+        }
+    });
+    found
+}
+
+/// Aggregate calls in `e` (outermost), deduplicated into `out`.
+fn collect_aggregates(e: &Expr, functions: &Functions, out: &mut Vec<Expr>) {
+    if let Expr::Function { name, .. } = e {
+        if is_aggregate_name(name, functions) {
+            if !out.contains(e) {
+                out.push(e.clone());
+            }
+            return;
+        }
+    }
+    for c in children(e) {
+        collect_aggregates(c, functions, out);
+    }
+}
+
+/// Columns of `e` outside aggregate calls and grouping expressions.
+fn ungrouped_columns(e: &Expr, group_by: &[Expr], functions: &Functions, out: &mut Vec<Expr>) {
+    if group_by.contains(e) {
+        return;
+    }
+    match e {
+        Expr::Function { name, .. } if is_aggregate_name(name, functions) => {}
+        Expr::Column { name, .. } if matches!(name.as_str(), "WINDOWSTART" | "WINDOWEND" | "ROWTIME") => {}
+        Expr::Column { qualifier, name } => {
+            // `GROUP BY ID` also covers `T.ID`.
+            let covered = group_by.iter().any(|g| matches!(g, Expr::Column { name: n, qualifier: q } if n == name && (q.is_none() || qualifier.is_none() || q == qualifier)));
+            if !covered {
+                out.push(e.clone());
+            }
+        }
+        _ => {
+            for c in children(e) {
+                ungrouped_columns(c, group_by, functions, out);
+            }
+        }
+    }
+}
+
+fn children(e: &Expr) -> Vec<&Expr> {
+    match e {
+        Expr::Column { .. } | Expr::Literal(_) | Expr::Star => vec![],
+        Expr::Binary { left, right, .. } => vec![left, right],
+        Expr::Not(x) | Expr::Negate(x) => vec![x],
+        Expr::IsNull { expr, .. } | Expr::Cast { expr, .. } | Expr::Field { expr, .. } => vec![expr],
+        Expr::Between { expr, low, high, .. } => vec![expr, low, high],
+        Expr::InList { expr, list, .. } => std::iter::once(&**expr).chain(list.iter()).collect(),
+        Expr::Like { expr, pattern, .. } => vec![expr, pattern],
+        Expr::Case { operand, whens, else_expr } => {
+            let mut v: Vec<&Expr> = operand.iter().map(|b| &**b).collect();
+            for (w, t) in whens {
+                v.push(w);
+                v.push(t);
+            }
+            v.extend(else_expr.iter().map(|b| &**b));
+            v
+        }
+        Expr::Function { args, .. } | Expr::Array(args) => args.iter().collect(),
+        Expr::Subscript { expr, index } => vec![expr, index],
+        Expr::Lambda { body, .. } => vec![body],
+        Expr::Map(entries) => entries.iter().flat_map(|(k, v)| [k, v]).collect(),
+        Expr::Struct(fields) => fields.iter().map(|(_, v)| v).collect(),
+        Expr::Interval { amount, .. } => vec![amount],
+    }
+}
+
+fn walk(e: &Expr, f: &mut dyn FnMut(&Expr)) {
+    f(e);
+    for c in children(e) {
+        walk(c, f);
+    }
+}
+
+/// Whether every column `e` reads resolves in `scope` (and it reads one).
+fn refs_only(e: &Expr, scope: &Scope) -> bool {
+    let mut any = false;
+    let mut ok = true;
+    walk(e, &mut |x| {
+        if let Expr::Column { qualifier, name } = x {
+            any = true;
+            if scope.resolve(qualifier.as_deref(), name).is_err() {
+                ok = false;
+            }
+        }
+    });
+    any && ok
+}
+
+/// Whether `a` and `b` name the same column in `scope` (or are equal).
+fn same_column(a: &Expr, b: &Expr, scope: &Scope) -> bool {
+    if a == b {
+        return true;
+    }
+    match (a, b) {
+        (Expr::Column { qualifier: qa, name: na }, Expr::Column { qualifier: qb, name: nb }) if na == nb => {
+            match (scope.resolve(qa.as_deref(), na), scope.resolve(qb.as_deref(), nb)) {
+                (Ok(x), Ok(y)) => x.engine == y.engine,
+                _ => qa.is_none() || qb.is_none(),
+            }
+        }
+        _ => false,
+    }
+}
+
+/// ksqlDB's rendering of an expression in messages (`L.A`, `SUM(X)`).
+pub fn display_expr(e: &Expr) -> String {
+    match e {
+        Expr::Column { qualifier: Some(q), name } => format!("{q}.{name}"),
+        Expr::Column { qualifier: None, name } => name.clone(),
+        Expr::Literal(Literal::String(s)) => format!("'{s}'"),
+        Expr::Literal(Literal::Integer(v)) => v.to_string(),
+        Expr::Literal(Literal::Decimal(d)) => d.clone(),
+        Expr::Literal(Literal::Double(v)) => format!("{v:?}"),
+        Expr::Literal(Literal::Boolean(b)) => b.to_string(),
+        Expr::Literal(Literal::Null) => "null".into(),
+        Expr::Binary { op, left, right } => {
+            let o = match op {
+                BinOp::Add => "+",
+                BinOp::Sub => "-",
+                BinOp::Mul => "*",
+                BinOp::Div => "/",
+                BinOp::Mod => "%",
+                BinOp::Eq => "=",
+                BinOp::NotEq => "<>",
+                BinOp::Lt => "<",
+                BinOp::LtEq => "<=",
+                BinOp::Gt => ">",
+                BinOp::GtEq => ">=",
+                BinOp::And => "AND",
+                BinOp::Or => "OR",
+                BinOp::Concat => "||",
+            };
+            format!("({} {o} {})", display_expr(left), display_expr(right))
+        }
+        Expr::Function { name, args } => {
+            let a: Vec<String> = args.iter().map(display_expr).collect();
+            format!("{name}({})", a.join(", "))
+        }
+        Expr::Star => "*".into(),
+        Expr::Field { expr, field } => format!("{}->{field}", display_expr(expr)),
+        Expr::Subscript { expr, index } => format!("{}[{}]", display_expr(expr), display_expr(index)),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Unused-variable guard for builders that only some paths use.
+#[allow(dead_code)]
+fn _assert_types(_: &BTreeMap<String, String>) {}

@@ -1,0 +1,249 @@
+//! Functions the planner builds for syntax rather than by name: struct
+//! field access (`s->f`), subscripts (`a[1]`, `m['k']`), and the `ARRAY[…]`,
+//! `MAP(…)` and `STRUCT(…)` constructors. They carry what the syntax fixes
+//! (a field name, constructor field names) so their result types are known
+//! at plan time.
+
+use arrow::array::ArrayRef;
+use arrow::datatypes::DataType;
+use riffle_engine::functions::ScalarFunction;
+use riffle_engine::{EngineError, Result as EngineResult};
+
+use crate::types::SqlType;
+use crate::value::{to_array, Value};
+
+fn sql(t: &DataType) -> EngineResult<SqlType> {
+    SqlType::from_arrow(t).map_err(|e| EngineError::Internal(e.to_string()))
+}
+
+fn rows_of(args: &[ArrayRef], rows: usize, f: impl Fn(&[Value]) -> Value) -> Vec<Value> {
+    let mut out = Vec::with_capacity(rows);
+    let mut row = Vec::with_capacity(args.len());
+    for r in 0..rows {
+        row.clear();
+        row.extend(args.iter().map(|a| Value::from_array(a.as_ref(), r)));
+        out.push(f(&row));
+    }
+    out
+}
+
+fn finish(values: &[Value], ty: &SqlType) -> EngineResult<ArrayRef> {
+    to_array(values, ty).map_err(|e| EngineError::Internal(e.to_string()))
+}
+
+/// `expr->field`.
+#[derive(Debug)]
+pub struct FieldAccess {
+    /// Field name as declared.
+    pub field: String,
+    /// Display name (`->FIELD`).
+    pub label: String,
+}
+
+impl FieldAccess {
+    fn field_type(&self, t: &DataType) -> EngineResult<SqlType> {
+        match sql(t)? {
+            SqlType::Struct(fields) => fields
+                .into_iter()
+                .find(|(n, _)| n == &self.field || n.eq_ignore_ascii_case(&self.field))
+                .map(|(_, t)| t)
+                .ok_or_else(|| EngineError::plan("->", format!("Could not find field '{}' in struct", self.field))),
+            other => Err(EngineError::plan("->", format!("'->' needs a STRUCT, got {other}"))),
+        }
+    }
+}
+
+impl ScalarFunction for FieldAccess {
+    fn name(&self) -> &str {
+        &self.label
+    }
+
+    fn return_type(&self, args: &[DataType]) -> EngineResult<DataType> {
+        Ok(self.field_type(&args[0])?.to_arrow())
+    }
+
+    fn invoke(&self, args: &[ArrayRef], rows: usize) -> EngineResult<ArrayRef> {
+        let ty = self.field_type(args[0].data_type())?;
+        let out = rows_of(args, rows, |row| match &row[0] {
+            Value::Struct(fields) => fields
+                .iter()
+                .find(|(n, _)| n == &self.field || n.eq_ignore_ascii_case(&self.field))
+                .map_or(Value::Null, |(_, v)| v.clone()),
+            _ => Value::Null,
+        });
+        finish(&out, &ty)
+    }
+}
+
+/// `array[index]` (1-based; negative counts from the end) and `map[key]`.
+#[derive(Debug)]
+pub struct Subscript;
+
+fn subscript_type(t: &DataType) -> EngineResult<SqlType> {
+    match sql(t)? {
+        SqlType::Array(e) => Ok(*e),
+        SqlType::Map(_, v) => Ok(*v),
+        other => Err(EngineError::plan("[]", format!("subscript needs an ARRAY or MAP, got {other}"))),
+    }
+}
+
+impl ScalarFunction for Subscript {
+    fn name(&self) -> &str {
+        "SUBSCRIPT"
+    }
+
+    fn return_type(&self, args: &[DataType]) -> EngineResult<DataType> {
+        Ok(subscript_type(&args[0])?.to_arrow())
+    }
+
+    fn invoke(&self, args: &[ArrayRef], rows: usize) -> EngineResult<ArrayRef> {
+        let ty = subscript_type(args[0].data_type())?;
+        let out = rows_of(args, rows, |row| match (&row[0], &row[1]) {
+            (Value::Array(items), idx) => match idx.as_i64() {
+                Some(i) if i > 0 => items.get((i - 1) as usize).cloned().unwrap_or(Value::Null),
+                Some(i) if i < 0 => {
+                    let n = items.len() as i64 + i;
+                    if n >= 0 {
+                        items[n as usize].clone()
+                    } else {
+                        Value::Null
+                    }
+                }
+                _ => Value::Null,
+            },
+            (Value::Map(entries), k) => {
+                entries.iter().find(|(ek, _)| ek == k).map_or(Value::Null, |(_, v)| v.clone())
+            }
+            _ => Value::Null,
+        });
+        finish(&out, &ty)
+    }
+}
+
+/// The type every value of `types` widens to (ksqlDB's rules for
+/// constructors and CASE branches): numbers widen INT → BIGINT → DECIMAL →
+/// DOUBLE; NULL literals take the other types.
+pub fn common_type(types: &[SqlType]) -> Option<SqlType> {
+    let mut out: Option<SqlType> = None;
+    for t in types {
+        out = Some(match (out, t) {
+            (None, t) => t.clone(),
+            (Some(a), b) if &a == b => a,
+            (Some(a), b) if a.is_numeric() && b.is_numeric() => {
+                let rank = |t: &SqlType| match t {
+                    SqlType::Int => 0,
+                    SqlType::Bigint => 1,
+                    SqlType::Decimal { .. } => 2,
+                    _ => 3,
+                };
+                if rank(&a) >= rank(b) {
+                    a
+                } else {
+                    b.clone()
+                }
+            }
+            _ => return None,
+        });
+    }
+    out
+}
+
+/// `ARRAY[a, b, …]`.
+#[derive(Debug)]
+pub struct ArrayConstructor {
+    /// Which argument types are untyped NULL literals (they take the
+    /// others' type).
+    pub null_args: Vec<bool>,
+}
+
+impl ArrayConstructor {
+    fn elem(&self, args: &[DataType]) -> EngineResult<SqlType> {
+        let types: Vec<SqlType> = args
+            .iter()
+            .zip(&self.null_args)
+            .filter(|(_, n)| !**n)
+            .map(|(t, _)| sql(t))
+            .collect::<EngineResult<_>>()?;
+        common_type(&types).ok_or_else(|| {
+            EngineError::plan("ARRAY", "invalid input syntax: all array elements must be of the same type")
+        })
+    }
+}
+
+impl ScalarFunction for ArrayConstructor {
+    fn name(&self) -> &str {
+        "ARRAY"
+    }
+
+    fn return_type(&self, args: &[DataType]) -> EngineResult<DataType> {
+        if args.iter().zip(&self.null_args).all(|(_, n)| *n) {
+            return Ok(SqlType::Array(Box::new(SqlType::String)).to_arrow());
+        }
+        Ok(SqlType::Array(Box::new(self.elem(args)?)).to_arrow())
+    }
+
+    fn invoke(&self, args: &[ArrayRef], rows: usize) -> EngineResult<ArrayRef> {
+        let types: Vec<DataType> = args.iter().map(|a| a.data_type().clone()).collect();
+        let ty = sql(&self.return_type(&types)?)?;
+        let out = rows_of(args, rows, |row| Value::Array(row.to_vec()));
+        finish(&out, &ty)
+    }
+}
+
+/// `MAP(k1 := v1, …)`: arguments alternate keys and values.
+#[derive(Debug)]
+pub struct MapConstructor;
+
+impl ScalarFunction for MapConstructor {
+    fn name(&self) -> &str {
+        "MAP"
+    }
+
+    fn return_type(&self, args: &[DataType]) -> EngineResult<DataType> {
+        let keys: Vec<SqlType> = args.iter().step_by(2).filter(|t| **t != DataType::Null).map(sql).collect::<EngineResult<_>>()?;
+        let vals: Vec<SqlType> =
+            args.iter().skip(1).step_by(2).filter(|t| **t != DataType::Null).map(sql).collect::<EngineResult<_>>()?;
+        let k = common_type(&keys).unwrap_or(SqlType::String);
+        let v = common_type(&vals).ok_or_else(|| EngineError::plan("MAP", "all map values must be of the same type"))?;
+        Ok(SqlType::Map(Box::new(k), Box::new(v)).to_arrow())
+    }
+
+    fn invoke(&self, args: &[ArrayRef], rows: usize) -> EngineResult<ArrayRef> {
+        let types: Vec<DataType> = args.iter().map(|a| a.data_type().clone()).collect();
+        let ty = sql(&self.return_type(&types)?)?;
+        let out = rows_of(args, rows, |row| {
+            Value::Map(row.chunks(2).filter(|kv| kv.len() == 2).map(|kv| (kv[0].clone(), kv[1].clone())).collect())
+        });
+        finish(&out, &ty)
+    }
+}
+
+/// `STRUCT(name := value, …)`.
+#[derive(Debug)]
+pub struct StructConstructor {
+    /// Field names, in order.
+    pub names: Vec<String>,
+}
+
+impl ScalarFunction for StructConstructor {
+    fn name(&self) -> &str {
+        "STRUCT"
+    }
+
+    fn return_type(&self, args: &[DataType]) -> EngineResult<DataType> {
+        let fields = self
+            .names
+            .iter()
+            .zip(args)
+            .map(|(n, t)| Ok((n.clone(), if *t == DataType::Null { SqlType::String } else { sql(t)? })))
+            .collect::<EngineResult<Vec<_>>>()?;
+        Ok(SqlType::Struct(fields).to_arrow())
+    }
+
+    fn invoke(&self, args: &[ArrayRef], rows: usize) -> EngineResult<ArrayRef> {
+        let types: Vec<DataType> = args.iter().map(|a| a.data_type().clone()).collect();
+        let ty = sql(&self.return_type(&types)?)?;
+        let out = rows_of(args, rows, |row| Value::Struct(self.names.iter().cloned().zip(row.iter().cloned()).collect()));
+        finish(&out, &ty)
+    }
+}
