@@ -333,7 +333,7 @@ impl Session {
             Statement::Select(q) => (q, "TRANSIENT".to_string()),
             _ => return Err(SqlError::semantic("EXPLAIN needs a query or a query id.")),
         };
-        let planner = Planner { catalog: &self.catalog, functions: &self.functions };
+        let planner = Planner { catalog: &self.catalog, functions: &self.functions, windowed_query: false };
         let planned = planner.plan_query(query, &name)?;
         Ok(planned.plan.build().to_string().lines().map(str::to_string).collect())
     }
@@ -437,7 +437,7 @@ impl Session {
                 )));
             }
         }
-        engine_format(&key_format, &key, true)?;
+        key_format_for(&key_format, &key)?;
         engine_format(&value_format, &value, false)?;
         let partitions = prop_str(props, "PARTITIONS").map(|p| p.parse::<i32>()).transpose().map_err(|_| {
             SqlError::semantic("PARTITIONS must be a positive integer")
@@ -513,7 +513,7 @@ impl Session {
     }
 
     fn create_as_select(&mut self, kind: SourceKind, name: &str, props: &Props, query: &Query, text: &str) -> Result<Executed> {
-        let planner = Planner { catalog: &self.catalog, functions: &self.functions };
+        let planner = Planner { catalog: &self.catalog, functions: &self.functions, windowed_query: false };
         let planned = planner.plan_query(query, name)?;
         if planned.kind != kind {
             return Err(SqlError::semantic(match kind {
@@ -524,11 +524,6 @@ impl Session {
         let first = self.first_source(&query.from)?;
         let (key_format, value_format) =
             self.formats_from_props(props, Some((&first.key_format, &first.value_format)))?;
-        let key_format = if planned.key.len() > 1 && key_format.kind == FormatKind::Kafka && prop(props, "KEY_FORMAT").is_none() && prop(props, "FORMAT").is_none() {
-            FormatSpec::new(FormatKind::Json)
-        } else {
-            key_format
-        };
         let key_format = if planned.key.is_empty() && prop(props, "KEY_FORMAT").is_none() && prop(props, "FORMAT").is_none() {
             FormatSpec::new(FormatKind::Kafka)
         } else {
@@ -559,7 +554,7 @@ impl Session {
             written_by: Some(id.clone()),
             sql: text.to_string(),
         };
-        let kf = engine_format(&key_format, &planned.key, true)?;
+        let kf = key_format_for(&key_format, &planned.key)?;
         let vf = engine_format(&value_format, &planned.value, false)?;
         let plan = planned.plan.sink_with_partitions(&topic, kf, vf, Some(partitions))?.build();
         self.ensure_topic(&topic, partitions)?;
@@ -588,7 +583,7 @@ impl Session {
                 "INSERT INTO can only be used to insert into a stream. {target} is a table."
             )));
         }
-        let planner = Planner { catalog: &self.catalog, functions: &self.functions };
+        let planner = Planner { catalog: &self.catalog, functions: &self.functions, windowed_query: false };
         let planned = planner.plan_query(query, target)?;
         if planned.kind != SourceKind::Stream {
             return Err(SqlError::semantic(format!(
@@ -688,7 +683,7 @@ impl Session {
             &RecordBatchOptions::new().with_row_count(Some(1)),
         )?;
         let empty = riffle_engine::Batch::new(empty, arrow::array::Int64Array::from(vec![0i64]));
-        let planner = Planner { catalog: &self.catalog, functions: &self.functions };
+        let planner = Planner { catalog: &self.catalog, functions: &self.functions, windowed_query: false };
         let mut row: BTreeMap<String, Value> = BTreeMap::new();
         let mut ts = None;
         for (n, e) in names.iter().zip(values) {
@@ -841,6 +836,19 @@ impl Session {
     pub fn query_ids(&self) -> Vec<String> {
         self.queries.iter().map(|q| q.id.clone()).collect()
     }
+}
+
+/// The key format for `key`, or ksqlDB's "Key format does not support
+/// schema" error.
+fn key_format_for(spec: &FormatSpec, key: &[Column]) -> Result<riffle_engine::format::FormatRef> {
+    engine_format(spec, key, true).map_err(|e| {
+        let cols: Vec<String> = key.iter().map(|c| format!("`{}` {} KEY", c.name, c.ty)).collect();
+        SqlError::semantic(format!(
+            "Key format does not support schema.\nformat: {}\nschema: Persistence{{columns=[{}], features=[]}}\nreason: {e}",
+            spec.kind.name(),
+            cols.join(", ")
+        ))
+    })
 }
 
 /// ksqlDB refuses map-typed key columns.

@@ -81,7 +81,10 @@ impl Operator for SinkOp {
         };
         let mut per_partition: BTreeMap<i32, Vec<Record>> = BTreeMap::new();
         for (i, value) in values.into_iter().enumerate() {
-            let key = keys.as_ref().map(|k| &k[i]);
+            // A row whose single key column is NULL has no key (ksqlDB writes
+            // a null Kafka key), unless the key is windowed.
+            let null_key = self.windowed.is_none() && self.key_len == 1 && batch.rows.column(0).is_null(i);
+            let key = keys.as_ref().map(|k| &k[i]).filter(|_| !null_key);
             let partition = match key {
                 Some(k) => partition_for_key(k, self.partitions),
                 None => self.task_partition.rem_euclid(self.partitions.max(1)),

@@ -109,6 +109,8 @@ pub struct Planner<'a> {
     pub catalog: &'a Catalog,
     /// Known functions.
     pub functions: &'a Functions,
+    /// Whether the query being planned has a `WINDOW` clause.
+    pub windowed_query: bool,
 }
 
 /// `(AST expression, engine column)` substitutions applied before
@@ -123,6 +125,11 @@ impl<'a> Planner<'a> {
     /// Unknown sources or columns, type errors, shapes ksqlDB rejects (with
     /// its wording where the conformance files pin it).
     pub fn plan_query(&self, query: &Query, sink_name: &str) -> Result<Planned> {
+        let this = Planner { catalog: self.catalog, functions: self.functions, windowed_query: query.window.is_some() };
+        this.plan_query_inner(query, sink_name)
+    }
+
+    fn plan_query_inner(&self, query: &Query, sink_name: &str) -> Result<Planned> {
         let mut inputs = Vec::new();
         let (mut b, mut scope, join_keys) = self.relation(&query.from, &mut inputs)?;
         if let Some(w) = &query.where_clause {
@@ -138,9 +145,24 @@ impl<'a> Planner<'a> {
             || items.iter().any(|(e, _)| contains_aggregate(e, self.functions))
             || query.having.is_some();
 
+        // Table functions (EXPLODE …) in the select list: one flat-map each.
+        let mut udtf_repl: Replacements = Vec::new();
+        if !is_agg {
+            for (i, (e, _)) in items.iter().enumerate() {
+                if let Expr::Function { name, args } = e {
+                    if let Some(f) = self.functions.table(name) {
+                        let eargs = args.iter().map(|a| self.expr(a, &scope, &b, &[])).collect::<Result<Vec<_>>>()?;
+                        let col = format!("KSQL_SYNTH_{i}");
+                        b = b.flat_map(f, eargs, &col)?;
+                        udtf_repl.push((e.clone(), col));
+                    }
+                }
+            }
+        }
+
         // The output key: which select items must carry it.
         let key_alternatives: Vec<Vec<Expr>>;
-        let mut replacements: Replacements = Vec::new();
+        let mut replacements: Replacements = udtf_repl;
         let mut key_names: Vec<String>;
         let kind;
         let mut window = None;
@@ -181,6 +203,27 @@ impl<'a> Planner<'a> {
             }
             if calls.is_empty() {
                 return Err(SqlError::semantic("GROUP BY requires aggregate functions in either the SELECT or HAVING clause."));
+            }
+            if b.meta().kind == riffle_engine::plan::Kind::Table {
+                let mut bad: Vec<String> = calls
+                    .iter()
+                    .filter_map(|c| match c {
+                        Expr::Function { name, .. } if !crate::functions::aggregate::supports_tables(name) => Some(name.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                bad.sort();
+                bad.dedup();
+                if !bad.is_empty() {
+                    let list = match bad.len() {
+                        1 => bad[0].clone(),
+                        n => format!("{} and {}", bad[..n - 1].join(", "), bad[n - 1]),
+                    };
+                    return Err(SqlError::semantic(format!(
+                        "The aggregation function{} {list} cannot be applied to a table source, only to a stream source.",
+                        if bad.len() > 1 { "s" } else { "" }
+                    )));
+                }
             }
             let mut aggs = Vec::new();
             for (i, call) in calls.iter().enumerate() {
@@ -296,7 +339,13 @@ impl<'a> Planner<'a> {
             let is_key = key_alternatives.iter().position(|alts| alts.iter().any(|a| same_column(a, e, &scope)));
             match is_key {
                 Some(i) if key_out[i].is_none() => key_out[i] = Some(name.clone()),
-                Some(i) if !is_agg && key_alternatives[i].len() == 1 && matches!(e, Expr::Column { .. }) => {
+                Some(i) if is_agg => {
+                    return Err(SqlError::semantic(format!(
+                        "The projection contains a key column more than once: `{}` and `{name}`.",
+                        key_out[i].clone().unwrap_or_default()
+                    )));
+                }
+                Some(i) if key_alternatives[i].len() == 1 && matches!(e, Expr::Column { .. }) => {
                     return Err(SqlError::semantic(format!(
                         "The projection contains a key column (`{}`) more than once, aliased as: {} and {name}.",
                         key_names.get(i).cloned().unwrap_or_default(),
@@ -314,6 +363,14 @@ impl<'a> Planner<'a> {
             }
         }
         let missing: Vec<usize> = (0..key_out.len()).filter(|i| key_out[*i].is_none()).collect();
+        if missing.len() > 1 && is_agg {
+            let names: Vec<String> = missing.iter().map(|i| display_expr(&key_alternatives[*i][0])).collect();
+            let (last, first) = names.split_last().map(|(l, f)| (l.clone(), f.join(", "))).unwrap_or_default();
+            return Err(SqlError::semantic(format!(
+                "The query used to build `{sink_name}` must include the grouping expressions {first} and {last} in its projection (eg, SELECT {}...).",
+                names.join(", ")
+            )));
+        }
         if missing.len() > 1 && !is_agg && query.partition_by.is_empty() && key_alternatives.iter().all(|a| a.len() == 1) {
             let names: Vec<String> = missing.iter().map(|i| display_expr(&key_alternatives[*i][0])).collect();
             return Err(SqlError::semantic(format!(
@@ -394,7 +451,8 @@ impl<'a> Planner<'a> {
                 SelectItem::Star => {
                     for c in &scope.cols {
                         let name = if joined { format!("{}_{}", c.qualifier.as_deref().unwrap_or(""), c.name) } else { c.name.clone() };
-                        out.push((Expr::Column { qualifier: c.qualifier.clone(), name: c.name.clone() }, name));
+                        let qualifier = if joined { c.qualifier.clone() } else { None };
+                        out.push((Expr::Column { qualifier, name: c.name.clone() }, name));
                     }
                 }
                 SelectItem::QualifiedStar(q) => {
@@ -408,6 +466,13 @@ impl<'a> Planner<'a> {
                     }
                 }
                 SelectItem::Expr { expr, alias } => {
+                    if let Expr::Column { qualifier: None, name } = expr {
+                        if (name == "WINDOWSTART" || name == "WINDOWEND") && !scope.windowed && !self.windowed_query {
+                            return Err(SqlError::semantic(format!(
+                                "Reserved column name in select: `{name}`. Please remove or alias the column."
+                            )));
+                        }
+                    }
                     let name = match (alias, expr) {
                         (Some(a), _) => a.clone(),
                         (None, Expr::Column { qualifier: Some(q), name }) if joined => format!("{q}_{name}"),
@@ -722,9 +787,12 @@ impl<'a> Planner<'a> {
                     BinOp::Concat => BinaryOp::Concat,
                 };
                 let (l, r) = decimal_literals_to_double(l, r, schema);
-                if op.is_comparison() {
+                let (l, r) = if op.is_comparison() {
                     self.check_comparison(&l, &r, left, right, op, schema)?;
-                }
+                    coerce_pair(l, r, schema, left, right, op)?
+                } else {
+                    (l, r)
+                };
                 EExpr::Binary { left: Box::new(l), op, right: Box::new(r) }
             }
             Expr::Not(x) => EExpr::Not(Box::new(rec(x)?)),
@@ -736,11 +804,26 @@ impl<'a> Planner<'a> {
                 high: Box::new(rec(high)?),
                 negated: *negated,
             },
-            Expr::InList { expr, list, negated } => EExpr::InList {
-                expr: Box::new(rec(expr)?),
-                list: list.iter().map(&rec).collect::<Result<_>>()?,
-                negated: *negated,
-            },
+            Expr::InList { expr, list, negated } => {
+                let mut operand = rec(expr)?;
+                let mut items = Vec::with_capacity(list.len());
+                for item in list {
+                    let (o, i) = coerce_pair(operand.clone(), rec(item)?, schema, expr, item, BinaryOp::Eq)
+                        .map_err(|e| prefix_err("Invalid Predicate: ", e))?;
+                    operand = o;
+                    items.push(i);
+                }
+                // Items coerced against a widened operand need the final type.
+                let target = expr_type(&operand, schema)?;
+                let items = items
+                    .into_iter()
+                    .map(|i| match expr_type(&i, schema) {
+                        Ok(t) if t != target && t != DataType::Null => EExpr::Cast { expr: Box::new(i), to: target.clone() },
+                        _ => i,
+                    })
+                    .collect();
+                EExpr::InList { expr: Box::new(operand), list: items, negated: *negated }
+            }
             Expr::Like { expr, pattern, negated, .. } => {
                 EExpr::Like { expr: Box::new(rec(expr)?), pattern: Box::new(rec(pattern)?), negated: *negated }
             }
@@ -823,7 +906,15 @@ impl<'a> Planner<'a> {
             || (ls.is_numeric() && rs.is_numeric())
             || matches!((&ls, &rs), (SqlType::Timestamp, SqlType::String) | (SqlType::String, SqlType::Timestamp))
             || matches!((&ls, &rs), (SqlType::Date, SqlType::String) | (SqlType::String, SqlType::Date));
-        if ok {
+        let parses = |e: &EExpr, t: &SqlType| match e {
+            EExpr::Literal(ScalarValue::Utf8(text)) => match t {
+                SqlType::Boolean => ["true", "false"].contains(&text.trim().to_ascii_lowercase().as_str()),
+                t if t.is_numeric() => text.trim().parse::<f64>().is_ok(),
+                _ => false,
+            },
+            _ => false,
+        };
+        if ok || parses(r, &ls) || parses(l, &rs) {
             return Ok(());
         }
         let opname = match op {
@@ -903,6 +994,112 @@ fn literal(l: &Literal) -> Result<ScalarValue> {
         }
         Literal::String(s) => ScalarValue::Utf8(s.clone()),
     })
+}
+
+/// The type both sides of a comparison are compared as: numbers widen
+/// (INT → BIGINT → DECIMAL → DOUBLE), collections widen element-wise.
+fn wider(a: &SqlType, b: &SqlType) -> Option<SqlType> {
+    if a == b {
+        return Some(a.clone());
+    }
+    match (a, b) {
+        (x, y) if x.is_numeric() && y.is_numeric() => {
+            let rank = |t: &SqlType| match t {
+                SqlType::Int => 0,
+                SqlType::Bigint => 1,
+                SqlType::Decimal { .. } => 2,
+                _ => 3,
+            };
+            if rank(x) == 2 && rank(y) == 2 || rank(x).max(rank(y)) == 2 {
+                // Decimals of different shapes (or with integers) compare as doubles.
+                Some(SqlType::Double)
+            } else if rank(x) >= rank(y) {
+                Some(x.clone())
+            } else {
+                Some(y.clone())
+            }
+        }
+        (SqlType::Array(x), SqlType::Array(y)) => Some(SqlType::Array(Box::new(wider(x, y)?))),
+        (SqlType::Map(k1, v1), SqlType::Map(k2, v2)) => Some(SqlType::Map(Box::new(wider(k1, k2)?), Box::new(wider(v1, v2)?))),
+        (SqlType::Struct(f1), SqlType::Struct(f2)) if f1.len() == f2.len() => Some(SqlType::Struct(
+            f1.iter().zip(f2).map(|((n1, t1), (n2, t2))| if n1 == n2 { Some((n1.clone(), wider(t1, t2)?)) } else { None }).collect::<Option<_>>()?,
+        )),
+        _ => None,
+    }
+}
+
+/// Casts the two sides of a comparison to one type, as ksqlDB does: string
+/// literals against other types are parsed as that type (an unparsable
+/// literal is an error naming it), numbers and collections widen.
+fn coerce_pair(l: EExpr, r: EExpr, schema: &Schema, la: &Expr, ra: &Expr, op: BinaryOp) -> Result<(EExpr, EExpr)> {
+    let (Ok(lt), Ok(rt)) = (expr_type(&l, schema), expr_type(&r, schema)) else { return Ok((l, r)) };
+    if lt == rt || lt == DataType::Null || rt == DataType::Null {
+        return Ok((l, r));
+    }
+    let (Ok(ls), Ok(rs)) = (SqlType::from_arrow(&lt), SqlType::from_arrow(&rt)) else { return Ok((l, r)) };
+    let cast = |e: EExpr, t: &SqlType| EExpr::Cast { expr: Box::new(e), to: t.to_arrow() };
+    // A string literal against another type: parse it as that type.
+    let parse_lit = |e: &EExpr, t: &SqlType| -> Result<Option<EExpr>> {
+        let EExpr::Literal(ScalarValue::Utf8(text)) = e else { return Ok(None) };
+        let trimmed = text.trim();
+        let ok = match t {
+            SqlType::Int => trimmed.parse::<i32>().is_ok(),
+            SqlType::Bigint => trimmed.parse::<i64>().is_ok(),
+            SqlType::Double | SqlType::Decimal { .. } => trimmed.parse::<f64>().is_ok(),
+            SqlType::Boolean => {
+                let l = trimmed.to_ascii_lowercase();
+                ["true", "false", "t", "f", "yes", "no", "y", "n"].contains(&l.as_str())
+            }
+            SqlType::Timestamp | SqlType::Date | SqlType::Time | SqlType::String => return Ok(None),
+            _ => false,
+        };
+        if !ok {
+            return Err(SqlError::semantic(format!("invalid input syntax for type {t}: \"{text}\".")));
+        }
+        let v = match t {
+            SqlType::Boolean => {
+                let l = trimmed.to_ascii_lowercase();
+                EExpr::Literal(ScalarValue::Boolean(matches!(l.as_str(), "true" | "t" | "yes" | "y")))
+            }
+            SqlType::Int => EExpr::Literal(ScalarValue::Int32(trimmed.parse().unwrap_or_default())),
+            SqlType::Bigint => EExpr::Literal(ScalarValue::Int64(trimmed.parse().unwrap_or_default())),
+            SqlType::Double => EExpr::Literal(ScalarValue::Float64(trimmed.parse().unwrap_or_default())),
+            other => EExpr::Cast { expr: Box::new(EExpr::Literal(ScalarValue::Float64(trimmed.parse().unwrap_or_default()))), to: other.to_arrow() },
+        };
+        Ok(Some(v))
+    };
+    if ls != SqlType::String {
+        if let Some(v) = parse_lit(&r, &ls)? {
+            return Ok((l, v));
+        }
+    }
+    if rs != SqlType::String {
+        if let Some(v) = parse_lit(&l, &rs)? {
+            return Ok((v, r));
+        }
+    }
+    match wider(&ls, &rs) {
+        Some(w) => {
+            let l = if w == ls { l } else { cast(l, &w) };
+            let r = if w == rs { r } else { cast(r, &w) };
+            Ok((l, r))
+        }
+        None => {
+            let opname = match op {
+                BinaryOp::Eq => "=",
+                BinaryOp::NotEq => "<>",
+                BinaryOp::Lt => "<",
+                BinaryOp::LtEq => "<=",
+                BinaryOp::Gt => ">",
+                _ => ">=",
+            };
+            let _ = la;
+            Err(SqlError::semantic(format!(
+                "operator does not exist: {ls} {opname} {rs} ({})",
+                display_expr(ra)
+            )))
+        }
+    }
 }
 
 /// A DECIMAL literal against a non-decimal operand becomes a DOUBLE

@@ -276,4 +276,29 @@ mod tests {
         assert_eq!(r.to_json()["status"], "skipped");
         assert!(r.to_line().starts_with("SKIP  f - n: "));
     }
+
+    /// `RIFFLE_QTT_RUN=1 cargo test --release -p riffle-sql --lib qtt --
+    /// --nocapture` runs the visible suite against the real session and
+    /// prints the per-file table (with `RIFFLE_QTT_FILTER=REGEX`, the
+    /// matching cases and why they failed; with `RIFFLE_QTT_REPORT=FILE`,
+    /// the Markdown report too).
+    #[test]
+    fn run_visible_suite_when_asked() {
+        if std::env::var_os("RIFFLE_QTT_RUN").is_none() {
+            return;
+        }
+        let Some(dir) = suite() else { return };
+        let files = collect_files(&[dir]).unwrap();
+        let filter = std::env::var("RIFFLE_QTT_FILTER").ok();
+        let opts = RunOptions::with_filter(filter.as_deref()).unwrap();
+        let results = run_files(&files, &opts, |r| {
+            if filter.is_some() {
+                println!("{}", r.to_line());
+            }
+        });
+        print!("{}", report::summary_text(&results));
+        if let Some(path) = std::env::var_os("RIFFLE_QTT_REPORT") {
+            std::fs::write(path, report::conformance_markdown(&results)).unwrap();
+        }
+    }
 }

@@ -151,14 +151,23 @@ pub fn check_outputs(session: &Session, outputs: &[RecordSpec]) -> Result<(), St
     Ok(())
 }
 
-/// A schema string compared leniently: no backticks, single spaces, none
-/// around `,()<>`, `INTEGER` as `INT`, `VARCHAR` as `STRING`, `PRIMARY KEY`
-/// as `KEY`.
+/// A schema string compared leniently: unquoted names upper-cased, no
+/// backticks, single spaces, none around `,()<>`, `INTEGER` as `INT`,
+/// `VARCHAR` as `STRING`, `PRIMARY KEY` as `KEY`.
 pub fn normalize_schema(s: &str) -> String {
     let (_, _, _, punct) = regexes();
     let (integer, varchar, primary) = type_word_regexes();
-    let s = s.replace('`', "");
-    let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    // Unquoted identifiers are upper-cased, as ksqlDB's parser does;
+    // back-quoted ones keep their case.
+    let mut unquoted = String::with_capacity(s.len());
+    for (i, part) in s.split('`').enumerate() {
+        if i % 2 == 0 {
+            unquoted.push_str(&part.to_uppercase());
+        } else {
+            unquoted.push_str(part);
+        }
+    }
+    let s = unquoted.split_whitespace().collect::<Vec<_>>().join(" ");
     let s = punct.replace_all(&s, "$1");
     let s = integer.replace_all(&s, "INT");
     let s = varchar.replace_all(&s, "STRING");
@@ -355,7 +364,8 @@ mod tests {
         );
         assert_eq!(normalize_schema("`K` STRING PRIMARY KEY, `X` VARCHAR"), normalize_schema("K STRING KEY, X STRING"));
         assert_ne!(normalize_schema("A INT"), normalize_schema("A BIGINT"));
-        assert_ne!(normalize_schema("A INT"), normalize_schema("a INT"));
+        assert_eq!(normalize_schema("hex STRING, s STRUCT<f1 INT>"), normalize_schema("`HEX` STRING, `S` STRUCT<`F1` INTEGER>"));
+        assert_ne!(normalize_schema("`a` INT"), normalize_schema("`A` INT"));
     }
 
     #[test]

@@ -7,54 +7,96 @@
 /// `1.0E-4`, `NaN`, `Infinity`, `-0.0`. Digits are the shortest that read
 /// back as `x` (what current JDKs print).
 pub fn format_double(x: f64) -> String {
+    let mut out = Vec::with_capacity(24);
+    write_double(&mut out, x);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// A small stack buffer for `core::fmt` output.
+struct StackBuf {
+    buf: [u8; 40],
+    len: usize,
+}
+
+impl std::fmt::Write for StackBuf {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        if end > self.buf.len() {
+            return Err(std::fmt::Error);
+        }
+        self.buf[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// Appends [`format_double`]'s text to `out` without allocating.
+pub fn write_double(out: &mut Vec<u8>, x: f64) {
+    use std::fmt::Write as _;
     if x.is_nan() {
-        return "NaN".into();
+        out.extend_from_slice(b"NaN");
+        return;
     }
     if x.is_infinite() {
-        return if x > 0.0 { "Infinity".into() } else { "-Infinity".into() };
+        out.extend_from_slice(if x > 0.0 { b"Infinity" } else { b"-Infinity" });
+        return;
     }
     if x == 0.0 {
-        return if x.is_sign_negative() { "-0.0".into() } else { "0.0".into() };
+        out.extend_from_slice(if x.is_sign_negative() { b"-0.0" } else { b"0.0" });
+        return;
     }
-    // Rust's `{:e}` prints the shortest round-tripping digits: `1.2345e6`.
-    let sci = format!("{:e}", x.abs());
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    let mut out = String::with_capacity(digits.len() + 8);
     if x < 0.0 {
-        out.push('-');
+        out.push(b'-');
     }
     let abs = x.abs();
+    // Rust's `{:e}` prints the shortest round-tripping digits: `1.2345e6`.
+    let mut sci = StackBuf { buf: [0; 40], len: 0 };
+    if write!(sci, "{abs:e}").is_err() {
+        out.extend_from_slice(abs.to_string().as_bytes());
+        return;
+    }
+    let sci = &sci.buf[..sci.len];
+    let e_at = sci.iter().position(|&b| b == b'e').unwrap_or(sci.len());
+    let exp: i32 = std::str::from_utf8(&sci[(e_at + 1).min(sci.len())..]).ok().and_then(|t| t.parse().ok()).unwrap_or(0);
+    let mut digits = [0u8; 40];
+    let mut n = 0;
+    for &b in &sci[..e_at] {
+        if b.is_ascii_digit() {
+            digits[n] = b;
+            n += 1;
+        }
+    }
+    let digits = &digits[..n.max(1)];
     if (1e-3..1e7).contains(&abs) {
         if exp >= 0 {
             let int_len = exp as usize + 1;
             if digits.len() <= int_len {
-                out.push_str(&digits);
-                out.extend(std::iter::repeat_n('0', int_len - digits.len()));
-                out.push_str(".0");
+                out.extend_from_slice(digits);
+                out.extend(std::iter::repeat_n(b'0', int_len - digits.len()));
+                out.extend_from_slice(b".0");
             } else {
-                out.push_str(&digits[..int_len]);
-                out.push('.');
-                out.push_str(&digits[int_len..]);
+                out.extend_from_slice(&digits[..int_len]);
+                out.push(b'.');
+                out.extend_from_slice(&digits[int_len..]);
             }
         } else {
-            out.push_str("0.");
-            out.extend(std::iter::repeat_n('0', (-exp - 1) as usize));
-            out.push_str(&digits);
+            out.extend_from_slice(b"0.");
+            out.extend(std::iter::repeat_n(b'0', (-exp - 1) as usize));
+            out.extend_from_slice(digits);
         }
     } else {
-        out.push_str(&digits[..1]);
-        out.push('.');
+        out.push(digits[0]);
+        out.push(b'.');
         if digits.len() > 1 {
-            out.push_str(&digits[1..]);
+            out.extend_from_slice(&digits[1..]);
         } else {
-            out.push('0');
+            out.push(b'0');
         }
-        out.push('E');
-        out.push_str(&exp.to_string());
+        out.push(b'E');
+        let mut e = StackBuf { buf: [0; 40], len: 0 };
+        let _ = write!(e, "{exp}");
+        out.extend_from_slice(&e.buf[..e.len]);
     }
-    out
 }
 
 /// Java's `Double.parseDouble`: surrounding whitespace ignored, optional

@@ -611,10 +611,10 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
 /// Writes a double as ksqlDB's JSON serializer does.
 pub fn write_double(out: &mut Vec<u8>, v: f64) {
     if v.is_finite() {
-        out.extend_from_slice(java::format_double(v).as_bytes());
+        java::write_double(out, v);
     } else {
         out.push(b'"');
-        out.extend_from_slice(java::format_double(v).as_bytes());
+        java::write_double(out, v);
         out.push(b'"');
     }
 }
