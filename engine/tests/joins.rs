@@ -165,7 +165,7 @@ fn table_table_output_time_is_the_later_of_the_two_rows() {
 fn stream_stream(kind: JoinKind, before: i64, after: i64, grace: i64) -> Arc<LogicalPlan> {
     let l = source("left", false, &[("lv", DataType::Int64)]);
     let r = source("right", false, &[("rv", DataType::Int64)]);
-    let w = JoinWindow { before_ms: before, after_ms: after, grace_ms: grace };
+    let w = JoinWindow { before_ms: before, after_ms: after, grace_ms: grace, eager: false };
     sink(l.join(r, kind, Some(w)).unwrap())
 }
 

@@ -522,8 +522,12 @@ impl Session {
             }));
         }
         let first = self.first_source(&query.from)?;
-        let (key_format, value_format) =
+        let (key_format, mut value_format) =
             self.formats_from_props(props, Some((&first.key_format, &first.value_format)))?;
+        // A sink does not inherit its source's WRAP_SINGLE_VALUE.
+        if prop(props, "WRAP_SINGLE_VALUE").is_none() && !self.properties.contains_key("ksql.persistence.wrap.single.values") {
+            value_format.wrap_single_value = None;
+        }
         let key_format = if planned.key.is_empty() && prop(props, "KEY_FORMAT").is_none() && prop(props, "FORMAT").is_none() {
             FormatSpec::new(FormatKind::Kafka)
         } else {

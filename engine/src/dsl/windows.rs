@@ -163,7 +163,7 @@ impl JoinWindows {
     }
 
     pub(crate) fn spec(&self) -> JoinWindow {
-        JoinWindow { before_ms: self.before_ms, after_ms: self.after_ms, grace_ms: self.grace_ms }
+        JoinWindow { before_ms: self.before_ms, after_ms: self.after_ms, grace_ms: self.grace_ms, eager: false }
     }
 }
 

@@ -238,9 +238,8 @@ impl Topology {
                 let (l, r) = (j.left.meta(), j.right.meta());
                 let store = format!("join-{}", fingerprint(p));
                 match (l.kind, r.kind, j.window) {
-                    // `eager`: ksqlDB's `WITHIN` without `GRACE PERIOD` needs a plan flag first.
                     (Kind::Stream, Kind::Stream, Some(w)) => {
-                        Box::new(StreamStreamJoinOp::new(name, &store, j.kind, w, false, l, r, &j.meta)?)
+                        Box::new(StreamStreamJoinOp::new(name, &store, j.kind, w, w.eager, l, r, &j.meta)?)
                     }
                     (Kind::Stream, Kind::Table, None) => Box::new(StreamTableJoinOp::new(name, store, j.kind, l, r, &j.meta)?),
                     (Kind::Table, Kind::Table, None) => Box::new(TableTableJoinOp::new(name, &store, j.kind, l, r, &j.meta)?),

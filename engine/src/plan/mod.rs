@@ -283,6 +283,10 @@ pub struct JoinWindow {
     pub after_ms: i64,
     /// How long after the window a late row is still joined, ms.
     pub grace_ms: i64,
+    /// Emit a left/outer row without a match at once (and the joined row
+    /// later, if a match arrives) instead of when its window closes:
+    /// ksqlDB's behaviour for `WITHIN` without `GRACE PERIOD`.
+    pub eager: bool,
 }
 
 /// Joins two inputs on their keys (both must be keyed by the join key and

@@ -186,9 +186,21 @@ impl Accumulator for UdafAccumulator {
     }
 
     fn evaluate(&self) -> ScalarValue {
-        match to_array(&[self.state.result()], &self.ret) {
-            Ok(a) => ScalarValue::Array(a),
-            Err(_) => ScalarValue::Null(self.ret.to_arrow()),
+        let v = self.state.result().coerce(&self.ret).unwrap_or(Value::Null);
+        // Primitive results as typed scalars (the engine builds primitive
+        // output columns from those); everything else as a one-row array.
+        match (v, &self.ret) {
+            (Value::Null, t) => ScalarValue::Null(t.to_arrow()),
+            (Value::Boolean(b), _) => ScalarValue::Boolean(b),
+            (Value::Int(i), _) => ScalarValue::Int32(i),
+            (Value::Bigint(i), _) => ScalarValue::Int64(i),
+            (Value::Double(d), _) => ScalarValue::Float64(d),
+            (Value::String(s), _) => ScalarValue::Utf8(s),
+            (Value::Timestamp(t), _) => ScalarValue::TimestampMs(t),
+            (v, t) => match to_array(&[v], t) {
+                Ok(a) => ScalarValue::Array(a),
+                Err(_) => ScalarValue::Null(t.to_arrow()),
+            },
         }
     }
 

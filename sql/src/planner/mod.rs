@@ -141,6 +141,23 @@ impl<'a> Planner<'a> {
         }
         let source_kind = if b.meta().kind == riffle_engine::plan::Kind::Table { SourceKind::Table } else { SourceKind::Stream };
         let items = self.expand_select(&query.select, &scope)?;
+        // Unknown function names fail first, as in ksqlDB.
+        for e in items.iter().map(|(e, _)| e).chain(query.having.iter()).chain(query.group_by.iter()) {
+            let mut unknown = None;
+            walk(e, &mut |x| {
+                if let Expr::Function { name, .. } = x {
+                    let known = self.functions.scalar(name).is_some()
+                        || self.functions.table(name).is_some()
+                        || is_aggregate_name(name, self.functions);
+                    if !known && unknown.is_none() {
+                        unknown = Some(name.clone());
+                    }
+                }
+            });
+            if let Some(name) = unknown {
+                return Err(SqlError::semantic(format!("Can't find any functions with the name '{name}'")));
+            }
+        }
         let is_agg = !query.group_by.is_empty()
             || items.iter().any(|(e, _)| contains_aggregate(e, self.functions))
             || query.having.is_some();
@@ -212,8 +229,8 @@ impl<'a> Planner<'a> {
                         _ => None,
                     })
                     .collect();
-                bad.sort();
-                bad.dedup();
+                let mut seen = std::collections::HashSet::new();
+                bad.retain(|n| seen.insert(n.clone()));
                 if !bad.is_empty() {
                     let list = match bad.len() {
                         1 => bad[0].clone(),
@@ -248,6 +265,17 @@ impl<'a> Planner<'a> {
             }
             if b.meta().window.is_some() {
                 return Err(SqlError::semantic("Aggregating a windowed source is not supported yet."));
+            }
+            // Rows whose grouping key is NULL are dropped (ksqlDB cannot
+            // address them).
+            if b.meta().kind == riffle_engine::plan::Kind::Stream {
+                let all_null = keys
+                    .iter()
+                    .map(|(e, _)| EExpr::IsNull { expr: Box::new(e.clone()), negated: false })
+                    .reduce(|a, c| EExpr::Binary { left: Box::new(a), op: BinaryOp::And, right: Box::new(c) });
+                if let Some(p) = all_null {
+                    b = b.filter(EExpr::Not(Box::new(p)))?;
+                }
             }
             b = b.group_by(keys)?;
             b = b.aggregate(spec, aggs)?;
@@ -475,7 +503,21 @@ impl<'a> Planner<'a> {
                     }
                     let name = match (alias, expr) {
                         (Some(a), _) => a.clone(),
-                        (None, Expr::Column { qualifier: Some(q), name }) if joined => format!("{q}_{name}"),
+                        // In a join a column keeps its name unless several
+                        // sources have one of that name: then `ALIAS_NAME`.
+                        (None, Expr::Column { qualifier, name }) if joined => {
+                            let owners: std::collections::BTreeSet<&str> = scope
+                                .cols
+                                .iter()
+                                .filter(|c| &c.name == name)
+                                .filter_map(|c| c.qualifier.as_deref())
+                                .collect();
+                            let q = qualifier.clone().or_else(|| owners.iter().next().map(|s| s.to_string()));
+                            match q {
+                                Some(q) if owners.len() > 1 => format!("{q}_{name}"),
+                                _ => name.clone(),
+                            }
+                        }
                         (None, Expr::Column { name, .. }) => name.clone(),
                         (None, Expr::Field { field, .. }) => field.clone(),
                         _ => {
@@ -565,6 +607,24 @@ impl<'a> Planner<'a> {
         within: Option<(i64, i64, Option<i64>)>,
         inputs: &mut Vec<String>,
     ) -> Result<(PlanBuilder, Scope, Option<Vec<Vec<Expr>>>)> {
+        // KAFKA values have one column and no field names to join on.
+        let mut kafka = Vec::new();
+        collect_sources(left, &mut kafka);
+        collect_sources(right, &mut kafka);
+        let kafka: Vec<String> = kafka
+            .into_iter()
+            .filter(|n| self.catalog.source(n).is_some_and(|s| s.value_format.kind == crate::serde::FormatKind::Kafka))
+            .collect();
+        if !kafka.is_empty() {
+            return Err(SqlError::semantic(format!(
+                "Source(s) {} are using the 'KAFKA' value format. This format does not yet support JOIN.",
+                kafka.join(", ")
+            )));
+        }
+        // RIGHT JOIN is LEFT JOIN with the sides swapped.
+        if kind == JoinType::Right && matches!(left, Relation::Source { .. }) {
+            return self.join(right, left, JoinType::Left, on, within, inputs);
+        }
         let (mut lb, lscope, lkeys) = self.join_side(left, inputs)?;
         let (mut rb, rscope, _) = self.join_side(right, inputs)?;
         let Expr::Binary { op: BinOp::Eq, left: a, right: c } = on else {
@@ -660,7 +720,7 @@ impl<'a> Planner<'a> {
         }
         let window = match (l_table, r_table, within) {
             (false, false, Some((before, after, grace))) => {
-                Some(JoinWindow { before_ms: before, after_ms: after, grace_ms: grace.unwrap_or(DEFAULT_GRACE_MS) })
+                Some(JoinWindow { before_ms: before, after_ms: after, grace_ms: grace.unwrap_or(DEFAULT_GRACE_MS), eager: grace.is_none() })
             }
             (false, false, None) => {
                 return Err(SqlError::semantic("Stream-Stream joins must have a WITHIN clause specified. None was provided."))
@@ -1147,6 +1207,17 @@ fn inputs_window(catalog: &Catalog, r: &Relation) -> Option<WindowInfo> {
     }
 }
 
+/// Source names in a `FROM` tree, left to right.
+fn collect_sources(r: &Relation, out: &mut Vec<String>) {
+    match r {
+        Relation::Source { name, .. } => out.push(name.clone()),
+        Relation::Join { left, right, .. } => {
+            collect_sources(left, out);
+            collect_sources(right, out);
+        }
+    }
+}
+
 fn is_aggregate_name(name: &str, functions: &Functions) -> bool {
     functions.aggregate(name).is_some() || matches!(name, "COUNT" | "SUM" | "AVG" | "MIN" | "MAX")
 }
@@ -1308,7 +1379,38 @@ pub fn display_expr(e: &Expr) -> String {
         Expr::Star => "*".into(),
         Expr::Field { expr, field } => format!("{}->{field}", display_expr(expr)),
         Expr::Subscript { expr, index } => format!("{}[{}]", display_expr(expr), display_expr(index)),
-        other => format!("{other:?}"),
+        Expr::Not(e) => format!("(NOT {})", display_expr(e)),
+        Expr::Negate(e) => format!("-{}", display_expr(e)),
+        Expr::IsNull { expr, negated } => format!("({} IS {}NULL)", display_expr(expr), if *negated { "NOT " } else { "" }),
+        Expr::Cast { expr, ty } => format!("CAST({} AS {ty})", display_expr(expr)),
+        Expr::Array(items) => format!("ARRAY[{}]", items.iter().map(display_expr).collect::<Vec<_>>().join(", ")),
+        Expr::Map(entries) => format!(
+            "MAP({})",
+            entries.iter().map(|(k, v)| format!("{}:={}", display_expr(k), display_expr(v))).collect::<Vec<_>>().join(", ")
+        ),
+        Expr::Struct(fields) => format!(
+            "STRUCT({})",
+            fields.iter().map(|(k, v)| format!("{k}:={}", display_expr(v))).collect::<Vec<_>>().join(", ")
+        ),
+        Expr::Between { expr, low, high, negated } => format!(
+            "({} {}BETWEEN {} AND {})",
+            display_expr(expr),
+            if *negated { "NOT " } else { "" },
+            display_expr(low),
+            display_expr(high)
+        ),
+        Expr::InList { expr, list, negated } => format!(
+            "({} {}IN ({}))",
+            display_expr(expr),
+            if *negated { "NOT " } else { "" },
+            list.iter().map(display_expr).collect::<Vec<_>>().join(", ")
+        ),
+        Expr::Like { expr, pattern, negated, .. } => {
+            format!("({} {}LIKE {})", display_expr(expr), if *negated { "NOT " } else { "" }, display_expr(pattern))
+        }
+        Expr::Case { .. } => "CASE".into(),
+        Expr::Lambda { params, body } => format!("({}) => {}", params.join(", "), display_expr(body)),
+        Expr::Interval { amount, unit } => format!("{} {unit}", display_expr(amount)),
     }
 }
 
