@@ -13,6 +13,7 @@
 //! BY` expressions, the `GROUP BY` expressions, or the join expression; the
 //! projection must contain it, and its alias names the key column.
 
+pub mod lambda;
 pub mod structural;
 
 use std::collections::BTreeMap;
@@ -146,7 +147,8 @@ impl<'a> Planner<'a> {
             let mut unknown = None;
             walk(e, &mut |x| {
                 if let Expr::Function { name, .. } = x {
-                    let known = self.functions.scalar(name).is_some()
+                    let known = matches!(name.as_str(), "TRANSFORM" | "FILTER" | "REDUCE")
+                        || self.functions.scalar(name).is_some()
                         || self.functions.table(name).is_some()
                         || is_aggregate_name(name, self.functions);
                     if !known && unknown.is_none() {
@@ -900,6 +902,27 @@ impl<'a> Planner<'a> {
                 EExpr::Case { when_then, else_expr }
             }
             Expr::Cast { expr, ty } => EExpr::Cast { expr: Box::new(rec(expr)?), to: ty.to_arrow() },
+            Expr::Function { name, args } if args.iter().any(|a| matches!(a, Expr::Lambda { .. })) => {
+                let kind = match name.as_str() {
+                    "TRANSFORM" => lambda::LambdaKind::Transform,
+                    "FILTER" => lambda::LambdaKind::Filter,
+                    "REDUCE" => lambda::LambdaKind::Reduce,
+                    other => return Err(SqlError::semantic(format!("Function '{other}' does not take lambda arguments."))),
+                };
+                let mut lambdas = Vec::new();
+                let mut eargs = Vec::new();
+                for a in args {
+                    match a {
+                        Expr::Lambda { params, body } => lambdas.push((params.clone(), (**body).clone())),
+                        a => eargs.push(rec(a)?),
+                    }
+                }
+                let call = lambda::LambdaCall { kind, lambdas, functions: Arc::new(self.functions.clone()) };
+                let types: Vec<DataType> =
+                    eargs.iter().map(|x| expr_type(x, schema)).collect::<riffle_engine::Result<_>>()?;
+                riffle_engine::functions::ScalarFunction::return_type(&call, &types)?;
+                EExpr::Function { func: Arc::new(call), args: eargs }
+            }
             Expr::Function { name, args } => {
                 if self.functions.aggregate(name).is_some() || matches!(name.as_str(), "COUNT" | "SUM" | "AVG" | "MIN" | "MAX") {
                     return Err(SqlError::semantic(format!("Aggregate function {name} cannot be used here.")));
