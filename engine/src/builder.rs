@@ -95,7 +95,13 @@ impl PlanBuilder {
         }
         let meta = Meta { schema, key_len: key.len(), kind, window: None, time };
         Ok(PlanBuilder {
-            plan: Arc::new(LogicalPlan::Source(Source { topic: topic.into(), key_format, value_format, meta })),
+            plan: Arc::new(LogicalPlan::Source(Source {
+                topic: topic.into(),
+                key_format,
+                value_format,
+                keep_null_values: false,
+                meta,
+            })),
         })
     }
 
@@ -131,6 +137,22 @@ impl PlanBuilder {
         time: TimestampSpec,
     ) -> Result<Self> {
         Self::source(topic, Kind::Table, key_format, value_format, key, value, time)
+    }
+
+    /// On a stream source: records with a null value flow on as rows with
+    /// NULL value columns, marked deleted, so stateless pipelines forward
+    /// them as null values (ksqlDB's behaviour). Stateful operators must
+    /// not see them, so use it only for filter/project/re-key pipelines.
+    /// Other nodes are returned unchanged.
+    pub fn keep_null_values(self) -> Self {
+        match &*self.plan {
+            LogicalPlan::Source(s) if s.meta.kind == Kind::Stream => {
+                let mut s = s.clone();
+                s.keep_null_values = true;
+                PlanBuilder { plan: Arc::new(LogicalPlan::Source(s)) }
+            }
+            _ => self,
+        }
     }
 
     fn node_name(&self, what: &str) -> String {

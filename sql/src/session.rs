@@ -333,7 +333,7 @@ impl Session {
             Statement::Select(q) => (q, "TRANSIENT".to_string()),
             _ => return Err(SqlError::semantic("EXPLAIN needs a query or a query id.")),
         };
-        let planner = Planner { catalog: &self.catalog, functions: &self.functions, windowed_query: false };
+        let planner = Planner::new(&self.catalog, &self.functions);
         let planned = planner.plan_query(query, &name)?;
         Ok(planned.plan.build().to_string().lines().map(str::to_string).collect())
     }
@@ -513,7 +513,7 @@ impl Session {
     }
 
     fn create_as_select(&mut self, kind: SourceKind, name: &str, props: &Props, query: &Query, text: &str) -> Result<Executed> {
-        let planner = Planner { catalog: &self.catalog, functions: &self.functions, windowed_query: false };
+        let planner = Planner::new(&self.catalog, &self.functions);
         let planned = planner.plan_query(query, name)?;
         if planned.kind != kind {
             return Err(SqlError::semantic(match kind {
@@ -587,7 +587,7 @@ impl Session {
                 "INSERT INTO can only be used to insert into a stream. {target} is a table."
             )));
         }
-        let planner = Planner { catalog: &self.catalog, functions: &self.functions, windowed_query: false };
+        let planner = Planner::new(&self.catalog, &self.functions);
         let planned = planner.plan_query(query, target)?;
         if planned.kind != SourceKind::Stream {
             return Err(SqlError::semantic(format!(
@@ -687,7 +687,7 @@ impl Session {
             &RecordBatchOptions::new().with_row_count(Some(1)),
         )?;
         let empty = riffle_engine::Batch::new(empty, arrow::array::Int64Array::from(vec![0i64]));
-        let planner = Planner { catalog: &self.catalog, functions: &self.functions, windowed_query: false };
+        let planner = Planner::new(&self.catalog, &self.functions);
         let mut row: BTreeMap<String, Value> = BTreeMap::new();
         let mut ts = None;
         for (n, e) in names.iter().zip(values) {

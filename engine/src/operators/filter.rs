@@ -51,8 +51,14 @@ impl Operator for FilterOp {
     }
 
     fn on_batch(&mut self, _port: usize, batch: Batch, ctx: &mut OpContext<'_>) -> Result<()> {
-        let mask = evaluate_predicate(&self.predicate, &batch)?;
+        let mut mask = evaluate_predicate(&self.predicate, &batch)?;
         if !self.table {
+            // A stream row carrying a null value (kept by the source) never
+            // matches a predicate.
+            if let Some(c) = &batch.change {
+                let keep = not(&c.deleted).map_err(|e| EngineError::arrow(&self.name, e))?;
+                mask = arrow::compute::kernels::boolean::and(&mask, &keep).map_err(|e| EngineError::arrow(&self.name, e))?;
+            }
             if mask.true_count() == mask.len() {
                 ctx.emit(batch);
             } else {

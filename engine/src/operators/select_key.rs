@@ -53,7 +53,9 @@ impl Operator for SelectKeyOp {
     fn on_batch(&mut self, _port: usize, batch: Batch, ctx: &mut OpContext<'_>) -> Result<()> {
         if !self.table {
             let rows = self.rekey(&batch)?;
-            ctx.emit(Batch { rows, timestamps: batch.timestamps, change: None });
+            // Stream rows keep a deletion mark (null values passed on).
+            let change = batch.change.map(|c| Change { deleted: c.deleted, old: None });
+            ctx.emit(Batch { rows, timestamps: batch.timestamps, change });
             return Ok(());
         }
         // Table: retract old rows, add new rows; rows interleaved per input row.

@@ -31,6 +31,7 @@ pub struct SourceSpec {
     pub(crate) schema: SchemaRef,
     pub(crate) key_len: usize,
     pub(crate) time: TimestampSpec,
+    pub(crate) keep_null_values: bool,
 }
 
 impl SourceSpec {
@@ -44,6 +45,7 @@ impl SourceSpec {
             schema: s.meta.schema.clone(),
             key_len: s.meta.key_len,
             time: s.meta.time.clone(),
+            keep_null_values: s.keep_null_values,
         }
     }
 
@@ -58,6 +60,7 @@ impl SourceSpec {
             key_len: meta.key_len,
             // Repartitioned rows carry their event time as the record time.
             time: TimestampSpec::Record,
+            keep_null_values: false,
         }
     }
 }
@@ -138,7 +141,7 @@ impl SourceDecoder {
                     value_idx.push(i);
                     payloads.push(v);
                 }
-                None if table => tombstones.push(i),
+                None if table || self.spec.keep_null_values => tombstones.push(i),
                 None => self.skip(metrics, r, "value", "null value on a stream (nothing to process)"),
             }
         }
@@ -240,7 +243,7 @@ impl SourceDecoder {
         // Negative (or missing) event times cannot be windowed: skip, as Kafka Streams does.
         let bad_ts: Vec<bool> = ts.iter().map(|&t| t < 0).collect();
         let mut batch = Batch::new(rows, Int64Array::from(std::mem::take(&mut ts)));
-        if table || internal {
+        if table || internal || self.spec.keep_null_values {
             let deleted: Vec<bool> = chosen
                 .iter()
                 .map(|&i| {

@@ -104,6 +104,10 @@ pub struct Source {
     pub key_format: FormatRef,
     /// Value format.
     pub value_format: FormatRef,
+    /// On a stream: pass records with a null value on as rows with NULL
+    /// value columns marked deleted (written as null values by sinks), as
+    /// ksqlDB's stateless queries do, instead of skipping them.
+    pub keep_null_values: bool,
     /// Output.
     pub meta: Meta,
 }

@@ -112,6 +112,35 @@ pub struct Planner<'a> {
     pub functions: &'a Functions,
     /// Whether the query being planned has a `WINDOW` clause.
     pub windowed_query: bool,
+    /// Whether null-valued stream records pass through (stateless queries).
+    keep_nulls: bool,
+}
+
+impl<'a> Planner<'a> {
+    /// A planner over `catalog` and `functions`.
+    pub fn new(catalog: &'a Catalog, functions: &'a Functions) -> Self {
+        Planner { catalog, functions, windowed_query: false, keep_nulls: false }
+    }
+
+    /// Whether `query` is stateless (no aggregation, join or table
+    /// function), so null-valued stream records pass through it.
+    fn stateless(&self, query: &Query) -> bool {
+        let calls_special = query.select.iter().any(|i| match i {
+            SelectItem::Expr { expr, .. } => {
+                let mut special = false;
+                walk(expr, &mut |x| {
+                    if let Expr::Function { name, .. } = x {
+                        if is_aggregate_name(name, self.functions) || self.functions.table(name).is_some() {
+                            special = true;
+                        }
+                    }
+                });
+                special
+            }
+            _ => false,
+        });
+        query.group_by.is_empty() && query.having.is_none() && !calls_special && matches!(query.from, Relation::Source { .. })
+    }
 }
 
 /// `(AST expression, engine column)` substitutions applied before
@@ -126,7 +155,12 @@ impl<'a> Planner<'a> {
     /// Unknown sources or columns, type errors, shapes ksqlDB rejects (with
     /// its wording where the conformance files pin it).
     pub fn plan_query(&self, query: &Query, sink_name: &str) -> Result<Planned> {
-        let this = Planner { catalog: self.catalog, functions: self.functions, windowed_query: query.window.is_some() };
+        let this = Planner {
+            catalog: self.catalog,
+            functions: self.functions,
+            windowed_query: query.window.is_some(),
+            keep_nulls: self.stateless(query),
+        };
         this.plan_query_inner(query, sink_name)
     }
 
@@ -566,6 +600,7 @@ impl<'a> Planner<'a> {
         let q = alias.unwrap_or(name).to_string();
         inputs.push(src.topic.clone());
         let b = source_builder(src)?;
+        let b = if self.keep_nulls { b.keep_null_values() } else { b };
         let mut scope = Scope::default();
         for c in &src.key {
             scope.cols.push(ScopeCol { qualifier: Some(q.clone()), name: c.name.clone(), engine: c.name.clone(), key: true });
