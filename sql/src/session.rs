@@ -354,13 +354,11 @@ impl Session {
         text: &str,
     ) -> Result<Executed> {
         let kind_word = kind.name().to_ascii_lowercase();
-        if let Some(existing) = self.catalog.source(&name) {
+        if self.catalog.source(&name).is_some() {
             if if_not_exists {
                 return Ok(Executed::Message(format!("Cannot add {kind_word} '{name}': already exists")));
             }
-            if or_replace && existing.written_by.is_none() && existing.kind == kind {
-                // Allowed only for compatible changes; keep it simple: replace.
-            } else if or_replace {
+            if or_replace {
                 return Err(SqlError::semantic(format!(
                     "Cannot add {kind_word} '{name}': CREATE OR REPLACE is not supported on source {kind_word}s."
                 )));

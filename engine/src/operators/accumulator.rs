@@ -98,8 +98,9 @@ impl<'a> ArgCol<'a> {
 }
 
 impl Acc {
-    /// A fresh accumulator for `func` whose argument has type `arg`.
-    pub(crate) fn new(func: &AggFunc, arg: Option<&DataType>) -> Result<Acc> {
+    /// A fresh accumulator for `func` whose arguments have types `args`.
+    pub(crate) fn new(func: &AggFunc, args: &[DataType]) -> Result<Acc> {
+        let arg = args.first();
         Ok(match func {
             AggFunc::Count | AggFunc::CountStar => Acc::Count(0),
             AggFunc::Sum => match arg {
@@ -109,7 +110,7 @@ impl Acc {
             AggFunc::Min => Acc::Min(None),
             AggFunc::Max => Acc::Max(None),
             AggFunc::Avg => Acc::Avg { sum: 0.0, count: 0 },
-            AggFunc::Udaf(u) => Acc::Udaf(u.accumulator(&arg.into_iter().cloned().collect::<Vec<_>>())?),
+            AggFunc::Udaf(u) => Acc::Udaf(u.accumulator(args)?),
         })
     }
 
@@ -366,9 +367,9 @@ impl Acc {
     }
 }
 
-/// Fresh accumulators for `aggs`, whose first arguments have `arg_types`.
-pub(crate) fn new_accs(aggs: &[crate::plan::AggExpr], arg_types: &[Option<DataType>]) -> Result<Vec<Acc>> {
-    aggs.iter().zip(arg_types).map(|(a, t)| Acc::new(&a.func, t.as_ref())).collect()
+/// Fresh accumulators for `aggs`, whose arguments have `arg_types`.
+pub(crate) fn new_accs(aggs: &[crate::plan::AggExpr], arg_types: &[Vec<DataType>]) -> Result<Vec<Acc>> {
+    aggs.iter().zip(arg_types).map(|(a, t)| Acc::new(&a.func, t)).collect()
 }
 
 /// Serializes a group's state: the carried row (4-byte length, `u32::MAX`

@@ -57,7 +57,7 @@ pub(crate) struct AggregateOp {
     key_len: usize,
     key_conv: RowConverter,
     aggs: Vec<AggExpr>,
-    arg_types: Vec<Option<DataType>>,
+    arg_types: Vec<Vec<DataType>>,
     carry_idx: Vec<usize>,
     carry_conv: Option<RowConverter>,
     out_schema: SchemaRef,
@@ -89,10 +89,9 @@ impl AggregateOp {
         let key_conv = converter(&input.schema.fields()[..input.key_len])?;
         let mut arg_types = Vec::new();
         for a in &aggs {
-            arg_types.push(match a.args.first() {
-                Some(e) => Some(crate::physical::expr::expr_type(e, &input.schema)?),
-                None => None,
-            });
+            arg_types.push(
+                a.args.iter().map(|e| crate::physical::expr::expr_type(e, &input.schema)).collect::<Result<Vec<_>>>()?,
+            );
         }
         let carry_idx = carry
             .iter()

@@ -74,7 +74,7 @@ pub(crate) struct SessionOp {
     key_len: usize,
     key_conv: RowConverter,
     aggs: Vec<AggExpr>,
-    arg_types: Vec<Option<DataType>>,
+    arg_types: Vec<Vec<DataType>>,
     carry_idx: Vec<usize>,
     carry_conv: Option<RowConverter>,
     /// Row bytes of an all-NULL carry row (for deletes).
@@ -133,7 +133,7 @@ impl SessionOp {
         let key_conv = converter(&name, fields[..input.key_len].iter().map(|f| f.data_type().clone()))?;
         let arg_types = aggs
             .iter()
-            .map(|a| a.args.first().map(|e| expr_type(e, &input.schema)).transpose())
+            .map(|a| a.args.iter().map(|e| expr_type(e, &input.schema)).collect::<Result<Vec<_>>>())
             .collect::<Result<Vec<_>>>()?;
         let carry_idx = carry
             .iter()

@@ -29,6 +29,7 @@
 //! [`fixtures`]; see [`TEST_FIXTURES`].
 
 mod collect;
+mod attr;
 mod fixtures;
 mod numeric;
 mod offset;
@@ -99,6 +100,7 @@ pub fn all() -> Vec<Udaf> {
     v.extend(collect::all());
     v.extend(offset::all());
     v.extend(fixtures::all());
+    v.extend(attr::all());
     v
 }
 
