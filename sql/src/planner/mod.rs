@@ -232,6 +232,16 @@ impl<'a> Planner<'a> {
                     )));
                 }
             }
+            // A grouping other than the current key re-keys the rows: keep
+            // the old key readable (aggregate arguments may use it).
+            let current: Vec<String> = scope.cols.iter().filter(|c| c.key).map(|c| c.name.clone()).collect();
+            let same_key = query.group_by.len() == current.len()
+                && query.group_by.iter().zip(&current).all(|(g, c)| matches!(g, Expr::Column { name, .. } if name == c));
+            // (Streams only: a table's projection would lose the old row a
+            // re-grouping needs to retract.)
+            if !same_key && b.meta().window.is_none() && b.meta().kind == riffle_engine::plan::Kind::Stream {
+                b = copy_keys_into_values(b, &mut scope)?;
+            }
             // Key names: a plain column keeps its name; an expression takes
             // its alias in the projection, else KSQL_COL_i.
             let mut keys = Vec::new();
@@ -288,10 +298,10 @@ impl<'a> Planner<'a> {
             for (e, _) in &items {
                 let mut bad = Vec::new();
                 ungrouped_columns(e, &query.group_by, self.functions, &mut bad);
-                if let Some(first) = bad.first() {
+                if !bad.is_empty() {
                     return Err(SqlError::semantic(format!(
                         "Non-aggregate SELECT expression(s) not part of GROUP BY: {}",
-                        display_expr(first)
+                        display_expr(e)
                     )));
                 }
             }
@@ -302,13 +312,13 @@ impl<'a> Planner<'a> {
             if b.meta().window.is_some() {
                 return Err(SqlError::semantic("Aggregating a windowed source is not supported yet."));
             }
-            // Rows whose grouping key is NULL are dropped (ksqlDB cannot
+            // Rows with a NULL grouping expression are dropped (ksqlDB cannot
             // address them).
             if b.meta().kind == riffle_engine::plan::Kind::Stream {
                 let all_null = keys
                     .iter()
                     .map(|(e, _)| EExpr::IsNull { expr: Box::new(e.clone()), negated: false })
-                    .reduce(|a, c| EExpr::Binary { left: Box::new(a), op: BinaryOp::And, right: Box::new(c) });
+                    .reduce(|a, c| EExpr::Binary { left: Box::new(a), op: BinaryOp::Or, right: Box::new(c) });
                 if let Some(p) = all_null {
                     b = b.filter(EExpr::Not(Box::new(p)))?;
                 }
@@ -347,18 +357,7 @@ impl<'a> Planner<'a> {
             }
             // Copy the old key columns into the value so the projection can
             // still read them after the re-key.
-            let meta = b.meta().clone();
-            let mut copies = Vec::new();
-            for f in &meta.schema.fields()[meta.value_start()..] {
-                copies.push((EExpr::col(f.name()), f.name().clone()));
-            }
-            for c in scope.cols.iter_mut().filter(|c| c.key) {
-                let copy = format!("KSQL_KEY_COPY_{}", c.engine);
-                copies.push((EExpr::col(&c.engine), copy.clone()));
-                c.engine = copy;
-                c.key = false;
-            }
-            b = b.project(copies)?;
+            b = copy_keys_into_values(b, &mut scope)?;
             let mut keys = Vec::new();
             key_names = Vec::new();
             for (i, p) in query.partition_by.iter().enumerate() {
@@ -1263,6 +1262,24 @@ fn inputs_window(catalog: &Catalog, r: &Relation) -> Option<WindowInfo> {
         Relation::Source { name, .. } => catalog.source(name).and_then(|s| s.window),
         Relation::Join { left, .. } => inputs_window(catalog, left),
     }
+}
+
+/// Copies the key columns into the value (as `KSQL_KEY_COPY_<name>`) and
+/// points `scope` at the copies, so expressions still read the old key
+/// after a re-key drops it.
+fn copy_keys_into_values(b: PlanBuilder, scope: &mut Scope) -> Result<PlanBuilder> {
+    let meta = b.meta().clone();
+    let mut copies = Vec::new();
+    for f in &meta.schema.fields()[meta.value_start()..] {
+        copies.push((EExpr::col(f.name()), f.name().clone()));
+    }
+    for c in scope.cols.iter_mut().filter(|c| c.key) {
+        let copy = format!("KSQL_KEY_COPY_{}", c.engine);
+        copies.push((EExpr::col(&c.engine), copy.clone()));
+        c.engine = copy;
+        c.key = false;
+    }
+    Ok(b.project(copies)?)
 }
 
 /// Source names in a `FROM` tree, left to right.
