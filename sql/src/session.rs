@@ -464,10 +464,12 @@ impl Session {
     /// (the source of a query) or to ksqlDB's defaults.
     fn formats_from_props(&self, props: &Props, inherit: Option<(&FormatSpec, &FormatSpec)>) -> Result<(FormatSpec, FormatSpec)> {
         let both = prop_str(props, "FORMAT");
-        if both.is_some() && (prop(props, "KEY_FORMAT").is_some() || prop(props, "VALUE_FORMAT").is_some()) {
-            return Err(SqlError::semantic(
-                "Cannot supply both 'FORMAT' and 'KEY_FORMAT' or 'VALUE_FORMAT' properties, as 'FORMAT' sets both key and value formats.\nEither use just 'FORMAT', or use 'KEY_FORMAT' and 'VALUE_FORMAT'.",
-            ));
+        for which in ["KEY_FORMAT", "VALUE_FORMAT"] {
+            if both.is_some() && prop(props, which).is_some() {
+                return Err(SqlError::semantic(format!(
+                    "Cannot supply both '{which}' and 'FORMAT' properties, as 'FORMAT' sets both key and value formats.\nEither use just 'FORMAT', or use 'KEY_FORMAT' and 'VALUE_FORMAT'."
+                )));
+            }
         }
         let key_name = prop_str(props, "KEY_FORMAT").or_else(|| both.clone());
         let value_name = prop_str(props, "VALUE_FORMAT").or_else(|| both.clone());

@@ -114,7 +114,7 @@ impl<'a> Parser<'a> {
         let t = &self.tokens[self.pos.min(self.tokens.len() - 1)];
         SqlError::Parse {
             line: t.line,
-            column: t.column.saturating_sub(1),
+            column: t.column,
             message: format!("Syntax Error\n{}\nStatement: {}", message.into(), self.text.trim()),
         }
     }
@@ -403,6 +403,11 @@ impl<'a> Parser<'a> {
 
     fn data_type(&mut self) -> Result<SqlType> {
         let name = self.ident()?;
+        // Only DECIMAL takes parameters (`INT(KEY)` is a misplaced KEY).
+        if name != "DECIMAL" && self.is_sym("(") && !matches!(self.peek_at(1), Tok::Number(_)) {
+            self.pos += 1;
+            return Err(self.error("Expecting {'STRING', INTEGER_VALUE}"));
+        }
         Ok(match name.as_str() {
             "BOOLEAN" => SqlType::Boolean,
             "INT" | "INTEGER" => SqlType::Int,
@@ -856,13 +861,14 @@ impl<'a> Parser<'a> {
         }
         if self.eat_kw("IN") {
             self.expect_sym("(")?;
+            if self.is_sym(")") {
+                return Err(self.error("mismatched input ')': IN needs at least one value"));
+            }
             let mut list = Vec::new();
-            if !self.is_sym(")") {
-                loop {
-                    list.push(self.expr()?);
-                    if !self.eat_sym(",") {
-                        break;
-                    }
+            loop {
+                list.push(self.expr()?);
+                if !self.eat_sym(",") {
+                    break;
                 }
             }
             self.expect_sym(")")?;
