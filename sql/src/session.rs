@@ -410,6 +410,9 @@ impl Session {
         }
         let (key_format, value_format) = self.formats_from_props(props, None)?;
         check_formats(&key_format, &value_format)?;
+        if prop_str(props, "WINDOW_TYPE").is_some_and(|t| t.eq_ignore_ascii_case("SESSION")) && prop(props, "WINDOW_SIZE").is_some() {
+            return Err(SqlError::semantic("'WINDOW_SIZE' should not be set for SESSION windows."));
+        }
         let window = match prop_str(props, "WINDOW_TYPE") {
             Some(t) => Some(WindowInfo {
                 kind: match t.to_ascii_uppercase().as_str() {

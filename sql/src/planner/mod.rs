@@ -220,8 +220,26 @@ impl<'a> Planner<'a> {
         let kind;
         let mut window = None;
 
+        if query.window.is_some() && query.group_by.is_empty() {
+            return Err(SqlError::semantic("WINDOW clause requires a GROUP BY clause."));
+        }
+        if let Relation::Source { name, .. } = &query.from {
+            if self.catalog.source(name).is_some_and(|s| s.kind == SourceKind::Table && s.window.is_some()) {
+                return Err(SqlError::semantic("KSQL does not support persistent queries on windowed tables."));
+            }
+        }
         if is_agg {
             if query.group_by.is_empty() {
+                let mut bad = Vec::new();
+                for (e, _) in &items {
+                    ungrouped_columns(e, &[], self.functions, &mut bad);
+                }
+                if !bad.is_empty() {
+                    return Err(SqlError::semantic(format!(
+                        "Non-aggregate SELECT expression(s) not part of GROUP BY: {}",
+                        bad.iter().map(display_expr).collect::<Vec<_>>().join(", ")
+                    )));
+                }
                 return Err(SqlError::semantic("Aggregate query needs GROUP BY (ksqlDB has no global aggregates)."));
             }
             for g in &query.group_by {
