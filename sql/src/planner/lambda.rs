@@ -385,22 +385,7 @@ fn eval(e: &Expr, env: &HashMap<String, Value>, functions: &Functions) -> Value 
             Value::Struct(fs) => fs.into_iter().find(|(n, _)| n.eq_ignore_ascii_case(field)).map_or(Value::Null, |(_, v)| v),
             _ => Value::Null,
         },
-        Expr::Subscript { expr, index } => match (rec(expr), rec(index)) {
-            (Value::Array(items), i) => match i.as_i64() {
-                Some(i) if i > 0 => items.get((i - 1) as usize).cloned().unwrap_or(Value::Null),
-                Some(i) if i < 0 => {
-                    let n = items.len() as i64 + i;
-                    if n >= 0 {
-                        items[n as usize].clone()
-                    } else {
-                        Value::Null
-                    }
-                }
-                _ => Value::Null,
-            },
-            (Value::Map(entries), k) => entries.into_iter().find(|(ek, _)| *ek == k).map_or(Value::Null, |(_, v)| v),
-            _ => Value::Null,
-        },
+        Expr::Subscript { expr, index } => super::structural::subscript(&rec(expr), &rec(index)),
         Expr::Function { name, args } => {
             let Some(f) = functions.scalar(name) else { return Value::Null };
             let vals: Vec<Value> = args.iter().map(&rec).collect();

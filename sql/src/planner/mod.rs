@@ -257,7 +257,16 @@ impl<'a> Planner<'a> {
                 && query.group_by.iter().zip(&current).all(|(g, c)| matches!(g, Expr::Column { name, .. } if name == c));
             // (Streams only: a table's projection would lose the old row a
             // re-grouping needs to retract.)
-            if !same_key && b.meta().window.is_none() && b.meta().kind == riffle_engine::plan::Kind::Stream {
+            let mut referenced = std::collections::HashSet::new();
+            for e in items.iter().map(|(e, _)| e).chain(query.having.iter()) {
+                walk(e, &mut |x| {
+                    if let Expr::Column { name, .. } = x {
+                        referenced.insert(name.clone());
+                    }
+                });
+            }
+            let key_used = current.iter().any(|k| referenced.contains(k));
+            if !same_key && key_used && b.meta().window.is_none() && b.meta().kind == riffle_engine::plan::Kind::Stream {
                 b = copy_keys_into_values(b, &mut scope)?;
             }
             // Key names: a plain column keeps its name; an expression takes

@@ -79,6 +79,20 @@ impl ScalarFunction for FieldAccess {
 #[derive(Debug)]
 pub struct Subscript;
 
+/// One subscript: element `index` of an array (1-based, negative from the
+/// end) or the value of `index` in a map; NULL when absent.
+pub fn subscript(container: &Value, index: &Value) -> Value {
+    match container {
+        Value::Array(items) => match index.as_i64() {
+            Some(i) if i > 0 => items.get((i - 1) as usize).cloned().unwrap_or(Value::Null),
+            Some(i) if i < 0 => usize::try_from(items.len() as i64 + i).ok().and_then(|n| items.get(n).cloned()).unwrap_or(Value::Null),
+            _ => Value::Null,
+        },
+        Value::Map(entries) => entries.iter().find(|(k, _)| k == index).map_or(Value::Null, |(_, v)| v.clone()),
+        _ => Value::Null,
+    }
+}
+
 fn subscript_type(t: &DataType) -> EngineResult<SqlType> {
     match sql(t)? {
         SqlType::Array(e) => Ok(*e),
@@ -98,24 +112,7 @@ impl ScalarFunction for Subscript {
 
     fn invoke(&self, args: &[ArrayRef], rows: usize) -> EngineResult<ArrayRef> {
         let ty = subscript_type(args[0].data_type())?;
-        let out = rows_of(args, rows, |row| match (&row[0], &row[1]) {
-            (Value::Array(items), idx) => match idx.as_i64() {
-                Some(i) if i > 0 => items.get((i - 1) as usize).cloned().unwrap_or(Value::Null),
-                Some(i) if i < 0 => {
-                    let n = items.len() as i64 + i;
-                    if n >= 0 {
-                        items[n as usize].clone()
-                    } else {
-                        Value::Null
-                    }
-                }
-                _ => Value::Null,
-            },
-            (Value::Map(entries), k) => {
-                entries.iter().find(|(ek, _)| ek == k).map_or(Value::Null, |(_, v)| v.clone())
-            }
-            _ => Value::Null,
-        });
+        let out = rows_of(args, rows, |row| subscript(&row[0], &row[1]));
         finish(&out, &ty)
     }
 }

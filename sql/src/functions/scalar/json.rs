@@ -281,32 +281,10 @@ impl Json {
     }
 }
 
-/// A double as Java's `Double.toString` prints it (`1.0`, `1.0E7`,
-/// `1.234E-5`, `NaN`, `Infinity`).
+/// A double as Java's `Double.toString` prints it (one implementation for
+/// the whole crate: [`crate::serde::java::format_double`]).
 pub(crate) fn java_double(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "Infinity".into() } else { "-Infinity".into() };
-    }
-    if v == 0.0 {
-        return if v.is_sign_negative() { "-0.0".into() } else { "0.0".into() };
-    }
-    let a = v.abs();
-    if (1e-3..1e7).contains(&a) {
-        let s = format!("{v}");
-        if s.contains('.') {
-            s
-        } else {
-            format!("{s}.0")
-        }
-    } else {
-        let s = format!("{v:e}");
-        let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
-        let m = if m.contains('.') { m.to_string() } else { format!("{m}.0") };
-        format!("{m}E{e}")
-    }
+    crate::serde::java::format_double(v)
 }
 
 fn string_2(name: &str, a: &[SqlType]) -> TypeResult {
