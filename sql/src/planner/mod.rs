@@ -702,9 +702,26 @@ impl<'a> Planner<'a> {
         } else if side(c, &lscope) && side(a, &rscope) {
             ((**c).clone(), (**a).clone())
         } else {
+            // A column that resolves nowhere is named as such.
+            let mut unresolved = None;
+            for x in [a, c] {
+                walk(x, &mut |e| {
+                    if let Expr::Column { qualifier, name } = e {
+                        if unresolved.is_none()
+                            && lscope.resolve(qualifier.as_deref(), name).is_err()
+                            && rscope.resolve(qualifier.as_deref(), name).is_err()
+                        {
+                            unresolved = Some(display_expr(e));
+                        }
+                    }
+                });
+            }
+            if let Some(col) = unresolved {
+                return Err(SqlError::semantic(format!("JOIN ON column '{col}' cannot be resolved.")));
+            }
             let bad = if !side(a, &lscope) && !side(a, &rscope) { a } else { c };
             return Err(SqlError::semantic(format!(
-                "Invalid comparison expression '{}' in join '({})'. Each side of the join comparision must contain references from exactly one source.",
+                "Invalid comparison expression '{}' in join '{}'. Each side of the join comparision must contain references from exactly one source.",
                 display_expr(bad),
                 display_expr(on)
             )));
@@ -723,15 +740,15 @@ impl<'a> Planner<'a> {
                 if !is_key(&re, &rscope) {
                     return Err(SqlError::semantic(format!(
                         "Invalid join condition: table-table joins require to join on the primary key of the right input table. Got {} = {}.",
-                        display_expr(&le),
-                        display_expr(&re)
+                        display_expr(a),
+                        display_expr(c)
                     )));
                 }
             } else {
                 return Err(SqlError::semantic(format!(
                     "Invalid join condition: stream-table joins require to join on the table's primary key. Got {} = {}.",
-                    display_expr(&le),
-                    display_expr(&re)
+                    display_expr(a),
+                    display_expr(c)
                 )));
             }
         }
@@ -758,8 +775,8 @@ impl<'a> Planner<'a> {
             if l_table {
                 return Err(SqlError::semantic(format!(
                     "Invalid join condition: table-table joins require to join on the primary key of the right input table. Got {} = {}.",
-                    display_expr(&le),
-                    display_expr(&re)
+                    display_expr(a),
+                    display_expr(c)
                 )));
             }
             let k = self.expr(&le, &lscope, &lb, &[])?;
