@@ -684,6 +684,21 @@ impl<'a> Planner<'a> {
                 kafka.join(", ")
             )));
         }
+        // Windowed and non-windowed sources do not join.
+        if let (Relation::Source { name: ln, .. }, Relation::Source { name: rn, .. }) = (left, right) {
+            let w = |n: &str| self.catalog.source(n).and_then(|s| s.window);
+            let desc = |n: &str| match w(n) {
+                Some(i) => format!("`{n}` is {} windowed", i.kind.name()),
+                None => format!("`{n}` is not windowed"),
+            };
+            if w(ln).is_some() != w(rn).is_some() {
+                return Err(SqlError::semantic(format!(
+                    "Can not join windowed source to non-windowed source.\n{}\n{}",
+                    desc(ln),
+                    desc(rn)
+                )));
+            }
+        }
         // RIGHT JOIN is LEFT JOIN with the sides swapped.
         if kind == JoinType::Right && matches!(left, Relation::Source { .. }) {
             return self.join(right, left, JoinType::Left, on, within, inputs);
@@ -813,9 +828,22 @@ impl<'a> Planner<'a> {
             _ => None,
         };
         if l_table && !r_table {
-            return Err(SqlError::semantic(
-                "Invalid join order: table-stream joins are not supported; only stream-table joins. Got TABLE JOIN STREAM.",
-            ));
+            let name = |r: &Relation| {
+                let mut v = Vec::new();
+                collect_sources(r, &mut v);
+                v.last().cloned().unwrap_or_default()
+            };
+            let how = match kind {
+                JoinType::Inner => "[INNER] JOIN",
+                JoinType::Left => "LEFT [OUTER] JOIN",
+                JoinType::Right => "RIGHT [OUTER] JOIN",
+                JoinType::Full => "FULL [OUTER] JOIN",
+            };
+            return Err(SqlError::semantic(format!(
+                "Invalid join order: table-stream joins are not supported; only stream-table joins. Got {} {how} {}.",
+                name(left),
+                name(right)
+            )));
         }
         let b = lb.join(rb, jk, window)?;
         // Engine output: key, left values, right values (clashes prefixed).
