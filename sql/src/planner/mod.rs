@@ -172,6 +172,15 @@ impl<'a> Planner<'a> {
                 return Err(SqlError::semantic("Aggregate functions are not allowed in the WHERE clause."));
             }
             let pred = self.expr(w, &scope, &b, &[]).map_err(|e| prefix_err("Error in WHERE expression: ", e))?;
+            if let Ok(t) = expr_type(&pred, &b.meta().schema) {
+                if t != DataType::Boolean && t != DataType::Null {
+                    let st = SqlType::from_arrow(&t).map(|t| t.to_string()).unwrap_or_else(|_| t.to_string());
+                    return Err(SqlError::semantic(format!(
+                        "Type error in WHERE expression: Should evaluate to boolean but is {} ({st}) instead.",
+                        display_expr(w)
+                    )));
+                }
+            }
             b = b.filter(pred)?;
         }
         let source_kind = if b.meta().kind == riffle_engine::plan::Kind::Table { SourceKind::Table } else { SourceKind::Stream };
@@ -448,7 +457,13 @@ impl<'a> Planner<'a> {
                             "Reserved column name in select: `{name}`. Please remove or alias the column."
                         )));
                     }
-                    values.push((self.expr(e, &scope, &b, &replacements)?, name.clone()));
+                    let v = self.expr(e, &scope, &b, &replacements).map_err(|err| match err {
+                        SqlError::Semantic(m) if m.starts_with("Column '") => {
+                            SqlError::Semantic(m.replacen("Column '", "SELECT column '", 1))
+                        }
+                        other => other,
+                    })?;
+                    values.push((v, name.clone()));
                 }
             }
         }
@@ -732,6 +747,12 @@ impl<'a> Planner<'a> {
                 });
             }
             if let Some(col) = unresolved {
+                if let Some((q, _)) = col.split_once('.') {
+                    let known = lscope.cols.iter().chain(&rscope.cols).any(|c| c.qualifier.as_deref() == Some(q));
+                    if !known {
+                        return Err(SqlError::semantic(format!("'{q}' is not a valid stream/table name or alias.")));
+                    }
+                }
                 return Err(SqlError::semantic(format!("JOIN ON column '{col}' cannot be resolved.")));
             }
             let bad = if !side(a, &lscope) && !side(a, &rscope) { a } else { c };
@@ -1062,6 +1083,16 @@ impl<'a> Planner<'a> {
                 args: vec![rec(expr)?],
             },
             Expr::Lambda { .. } => return Err(SqlError::semantic("Lambda functions are not supported yet.")),
+            Expr::Array(items) if items.is_empty() => {
+                return Err(SqlError::semantic(
+                    "Array constructor cannot be empty. Please supply at least one element (see https://github.com/confluentinc/ksql/issues/4239).",
+                ))
+            }
+            Expr::Array(items) if items.iter().all(|i| matches!(i, Expr::Literal(Literal::Null))) => {
+                return Err(SqlError::semantic(
+                    "Cannot construct an array with all NULL elements (see https://github.com/confluentinc/ksql/issues/4239). As a workaround, you may cast a NULL value to the desired type.",
+                ))
+            }
             Expr::Array(items) => {
                 let null_args = items.iter().map(|i| matches!(i, Expr::Literal(Literal::Null))).collect();
                 EExpr::Function {
