@@ -407,12 +407,23 @@ impl<'a> Planner<'a> {
                 replacements.push((p.clone(), name.clone()));
                 key_names.push(name);
             }
-            b = b.select_key(keys)?;
+            let has_null = query.partition_by.iter().any(|p| matches!(p, Expr::Literal(Literal::Null)));
+            if has_null && query.partition_by.len() > 1 {
+                return Err(SqlError::semantic("Cannot PARTITION BY multiple columns including NULL"));
+            }
+            if has_null {
+                keys.clear();
+                key_names.clear();
+            }
+            // ksqlDB's PARTITION BY writes the sink with the new key: no
+            // internal topic, the sink partitions by the key it writes.
+            b = b.rekey_local(keys)?;
             // Value columns keep their engine names; scope stays.
             for n in &key_names {
                 scope.cols.push(ScopeCol { qualifier: None, name: n.clone(), engine: n.clone(), key: true });
             }
-            key_alternatives = query.partition_by.iter().map(|p| vec![p.clone()]).collect();
+            key_alternatives =
+                if has_null { Vec::new() } else { query.partition_by.iter().map(|p| vec![p.clone()]).collect() };
             kind = SourceKind::Stream;
         } else {
             key_alternatives = join_keys.unwrap_or_else(|| {
@@ -484,13 +495,24 @@ impl<'a> Planner<'a> {
                 names.join(", ")
             )));
         }
+        // `SELECT *` with PARTITION BY carries the new key without naming it.
+        if !query.partition_by.is_empty() && query.select.iter().any(|s| matches!(s, SelectItem::Star)) {
+            for (i, k) in key_out.iter_mut().enumerate() {
+                if k.is_none() {
+                    *k = key_names.get(i).cloned();
+                }
+            }
+        }
         for (i, k) in key_out.iter().enumerate() {
             if k.is_none() {
                 let alts = &key_alternatives[i];
                 let what = if is_agg {
                     format!("grouping expression {}", display_expr(&alts[0]))
                 } else if !query.partition_by.is_empty() {
-                    format!("partitioning expression {}", display_expr(&alts[0]))
+                    let q = qualified(&alts[0], &query.from);
+                    return Err(SqlError::semantic(format!(
+                        "The query used to build `{sink_name}` must include the partitioning expression {q} in its projection (eg, SELECT {q}...)."
+                    )));
                 } else if alts.len() > 1 {
                     let v: Vec<String> = alts.iter().map(display_expr).collect();
                     return Err(SqlError::semantic(format!(
@@ -1383,6 +1405,27 @@ fn copy_keys_into_values(b: PlanBuilder, scope: &mut Scope) -> Result<PlanBuilde
         c.key = false;
     }
     Ok(b.project(copies)?)
+}
+
+/// `e` displayed with unqualified columns qualified by the single source of
+/// `from` (ksqlDB's rendering in some messages: `ABS(INPUT.ID)`).
+fn qualified(e: &Expr, from: &Relation) -> String {
+    fn q(e: &Expr, src: &str) -> Expr {
+        match e {
+            Expr::Column { qualifier: None, name } => Expr::Column { qualifier: Some(src.to_string()), name: name.clone() },
+            Expr::Function { name, args } => Expr::Function { name: name.clone(), args: args.iter().map(|a| q(a, src)).collect() },
+            Expr::Binary { op, left, right } => {
+                Expr::Binary { op: *op, left: Box::new(q(left, src)), right: Box::new(q(right, src)) }
+            }
+            Expr::Cast { expr, ty } => Expr::Cast { expr: Box::new(q(expr, src)), ty: ty.clone() },
+            Expr::Field { expr, field } => Expr::Field { expr: Box::new(q(expr, src)), field: field.clone() },
+            other => other.clone(),
+        }
+    }
+    match from {
+        Relation::Source { name, alias } => display_expr(&q(e, alias.as_deref().unwrap_or(name))),
+        Relation::Join { .. } => display_expr(e),
+    }
 }
 
 /// Source names in a `FROM` tree, left to right.
