@@ -20,11 +20,14 @@ pub(crate) struct SelectKeyOp {
     values: Vec<usize>,
     schema: SchemaRef,
     table: bool,
+    /// The new key is the old key columns, renamed: rows keep their key
+    /// (and partition), so table deletes pass on as they are.
+    rename_only: bool,
 }
 
 impl SelectKeyOp {
-    pub(crate) fn new(name: String, key: Vec<Expr>, values: Vec<usize>, schema: SchemaRef, table: bool) -> Self {
-        SelectKeyOp { name, key, values, schema, table }
+    pub(crate) fn new(name: String, key: Vec<Expr>, values: Vec<usize>, schema: SchemaRef, table: bool, rename_only: bool) -> Self {
+        SelectKeyOp { name, key, values, schema, table, rename_only }
     }
 
     fn rekey(&self, batch: &Batch) -> Result<RecordBatch> {
@@ -51,10 +54,23 @@ impl Operator for SelectKeyOp {
     }
 
     fn on_batch(&mut self, _port: usize, batch: Batch, ctx: &mut OpContext<'_>) -> Result<()> {
-        if !self.table {
+        if !self.table || self.rename_only {
             let rows = self.rekey(&batch)?;
-            // Stream rows keep a deletion mark (null values passed on).
-            let change = batch.change.map(|c| Change { deleted: c.deleted, old: None });
+            // Stream rows keep a deletion mark (null values passed on); a
+            // renamed table key keeps its deletes and old rows.
+            let change = match batch.change.clone() {
+                Some(c) => {
+                    let old = match c.old {
+                        Some((o, present)) if self.rename_only => {
+                            let ob = Batch { rows: o, timestamps: batch.timestamps.clone(), change: None };
+                            Some((self.rekey(&ob)?, present))
+                        }
+                        _ => None,
+                    };
+                    Some(Change { deleted: c.deleted, old })
+                }
+                None => None,
+            };
             ctx.emit(Batch { rows, timestamps: batch.timestamps, change });
             return Ok(());
         }

@@ -216,12 +216,17 @@ impl Topology {
                     .iter()
                     .map(|f| input.schema.index_of(f.name()).map_err(|e| EngineError::arrow(&name, e)))
                     .collect::<Result<Vec<_>>>()?;
+                let rename_only = k.key.len() == input.key_len
+                    && k.key.iter().enumerate().all(|(j, (e, _))| {
+                        matches!(e, crate::plan::Expr::Column(c) if input.schema.field(j).name() == c)
+                    });
                 Box::new(SelectKeyOp::new(
                     name,
                     k.key.iter().map(|(e, _)| e.clone()).collect(),
                     values,
                     k.meta.schema.clone(),
                     input.kind == Kind::Table,
+                    rename_only,
                 ))
             }
             LogicalPlan::Aggregate(a) => {
