@@ -161,7 +161,17 @@ pub fn tokenize(text: &str) -> Result<Vec<Token>> {
                 }
                 bump!();
             }
-            Tok::Number(s)
+            // `1R`: an identifier that starts with digits (ksqlDB's
+            // DIGIT_IDENTIFIER).
+            if !s.contains(['.', 'e', 'E']) && i < chars.len() && (chars[i].1.is_alphabetic() || chars[i].1 == '_') {
+                while i < chars.len() && (chars[i].1.is_alphanumeric() || chars[i].1 == '_') {
+                    s.push(chars[i].1);
+                    bump!();
+                }
+                Tok::Ident { text: s.to_uppercase(), quoted: false }
+            } else {
+                Tok::Number(s)
+            }
         } else if c.is_alphabetic() || c == '_' || c == '$' || c == '@' {
             let mut s = String::new();
             while i < chars.len() && (chars[i].1.is_alphanumeric() || matches!(chars[i].1, '_' | '$' | '@')) {
@@ -199,5 +209,8 @@ mod tests {
         assert_eq!(kinds[6], &Tok::Sym("->"));
         assert_eq!((t[8].line, t[8].column), (2, 3));
         assert!(tokenize("'open").is_err());
+        let t = tokenize("x AS 1r, 1e3").unwrap();
+        assert_eq!(t[2].tok, Tok::Ident { text: "1R".into(), quoted: false });
+        assert_eq!(t[4].tok, Tok::Number("1e3".into()));
     }
 }

@@ -798,15 +798,15 @@ impl<'a> Planner<'a> {
                 if !is_key(&re, &rscope) {
                     return Err(SqlError::semantic(format!(
                         "Invalid join condition: table-table joins require to join on the primary key of the right input table. Got {} = {}.",
-                        display_expr(a),
-                        display_expr(c)
+                        resolved_display(a, &[&lscope, &rscope]),
+                        resolved_display(c, &[&lscope, &rscope])
                     )));
                 }
             } else {
                 return Err(SqlError::semantic(format!(
                     "Invalid join condition: stream-table joins require to join on the table's primary key. Got {} = {}.",
-                    display_expr(a),
-                    display_expr(c)
+                    resolved_display(a, &[&lscope, &rscope]),
+                    resolved_display(c, &[&lscope, &rscope])
                 )));
             }
         }
@@ -833,8 +833,8 @@ impl<'a> Planner<'a> {
             if l_table {
                 return Err(SqlError::semantic(format!(
                     "Invalid join condition: table-table joins require to join on the primary key of the right input table. Got {} = {}.",
-                    display_expr(a),
-                    display_expr(c)
+                    resolved_display(a, &[&lscope, &rscope]),
+                    resolved_display(c, &[&lscope, &rscope])
                 )));
             }
             let k = self.expr(&le, &lscope, &lb, &[])?;
@@ -1425,6 +1425,20 @@ fn qualified(e: &Expr, from: &Relation) -> String {
     match from {
         Relation::Source { name, alias } => display_expr(&q(e, alias.as_deref().unwrap_or(name))),
         Relation::Join { .. } => display_expr(e),
+    }
+}
+
+/// `e` displayed with each column qualified by the source it resolves to.
+fn resolved_display(e: &Expr, scopes: &[&Scope]) -> String {
+    match e {
+        Expr::Column { qualifier: None, name } => {
+            let q = scopes.iter().find_map(|s| s.resolve(None, name).ok().and_then(|c| c.qualifier.clone()));
+            match q {
+                Some(q) => format!("{q}.{name}"),
+                None => name.clone(),
+            }
+        }
+        other => display_expr(other),
     }
 }
 
