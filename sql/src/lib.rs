@@ -11,6 +11,7 @@ pub mod ast;
 pub mod catalog;
 pub mod error;
 pub mod functions;
+pub mod json;
 pub mod qtt;
 pub mod parser;
 pub mod planner;

@@ -14,7 +14,7 @@
 //! [`run_files`].
 
 pub mod compare;
-pub mod json;
+pub use crate::json;
 pub mod record;
 pub mod report;
 pub mod runner;

@@ -2,12 +2,14 @@
 //! JSON_ARRAY_LENGTH, JSON_CONCAT, JSON_KEYS, JSON_RECORDS, JSON_ITEMS,
 //! TO_JSON_STRING.
 //!
-//! A small JSON reader keeps numbers as their source text (ksqlDB returns
-//! `1.23450` from `EXTRACTJSONFIELD`, not `1.2345`) and objects in source
-//! order. Output is compact, as Jackson writes it.
+//! Documents are read with [`crate::json`], which keeps numbers as their
+//! source text (ksqlDB returns `1.23450` from `EXTRACTJSONFIELD`, not
+//! `1.2345`) and objects in source order. Output is compact, as Jackson
+//! writes it.
 
 use super::{any_null, arg_str, reject, udf, EvalResult, TypeResult};
 use crate::functions::Udf;
+use crate::json::{parse_strict, Json};
 use crate::types::SqlType;
 use crate::value::Value;
 
@@ -24,261 +26,6 @@ pub(super) fn all() -> Vec<Udf> {
         udf!("JSON_ITEMS", "JSON", "A JSON array's elements as JSON strings.", strings_1, json_items),
         udf!("TO_JSON_STRING", "JSON", "Any value as a JSON string.", to_json_type, to_json_string),
     ]
-}
-
-/// A parsed JSON document.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Json {
-    /// null
-    Null,
-    /// true / false
-    Bool(bool),
-    /// A number, as written.
-    Num(String),
-    /// A string.
-    Str(String),
-    /// An array.
-    Arr(Vec<Json>),
-    /// An object, fields in source order.
-    Obj(Vec<(String, Json)>),
-}
-
-struct Reader<'a> {
-    s: &'a [u8],
-    i: usize,
-}
-
-impl Reader<'_> {
-    fn ws(&mut self) {
-        while self.i < self.s.len() && matches!(self.s[self.i], b' ' | b'\t' | b'\n' | b'\r') {
-            self.i += 1;
-        }
-    }
-
-    fn peek(&self) -> Option<u8> {
-        self.s.get(self.i).copied()
-    }
-
-    fn expect(&mut self, lit: &str) -> Result<(), String> {
-        if self.s[self.i..].starts_with(lit.as_bytes()) {
-            self.i += lit.len();
-            Ok(())
-        } else {
-            Err(format!("expected {lit} at {}", self.i))
-        }
-    }
-
-    fn value(&mut self, depth: usize) -> Result<Json, String> {
-        if depth > 500 {
-            return Err("JSON nested too deeply".into());
-        }
-        self.ws();
-        match self.peek().ok_or("unexpected end of JSON")? {
-            b'n' => self.expect("null").map(|()| Json::Null),
-            b't' => self.expect("true").map(|()| Json::Bool(true)),
-            b'f' => self.expect("false").map(|()| Json::Bool(false)),
-            b'"' => self.string().map(Json::Str),
-            b'[' => {
-                self.i += 1;
-                let mut items = Vec::new();
-                self.ws();
-                if self.peek() == Some(b']') {
-                    self.i += 1;
-                    return Ok(Json::Arr(items));
-                }
-                loop {
-                    items.push(self.value(depth + 1)?);
-                    self.ws();
-                    match self.peek() {
-                        Some(b',') => self.i += 1,
-                        Some(b']') => {
-                            self.i += 1;
-                            return Ok(Json::Arr(items));
-                        }
-                        _ => return Err("expected , or ]".into()),
-                    }
-                }
-            }
-            b'{' => {
-                self.i += 1;
-                let mut fields: Vec<(String, Json)> = Vec::new();
-                self.ws();
-                if self.peek() == Some(b'}') {
-                    self.i += 1;
-                    return Ok(Json::Obj(fields));
-                }
-                loop {
-                    self.ws();
-                    if self.peek() != Some(b'"') {
-                        return Err("expected a field name".into());
-                    }
-                    let k = self.string()?;
-                    self.ws();
-                    self.expect(":")?;
-                    let v = self.value(depth + 1)?;
-                    if let Some(slot) = fields.iter_mut().find(|(n, _)| *n == k) {
-                        slot.1 = v;
-                    } else {
-                        fields.push((k, v));
-                    }
-                    self.ws();
-                    match self.peek() {
-                        Some(b',') => self.i += 1,
-                        Some(b'}') => {
-                            self.i += 1;
-                            return Ok(Json::Obj(fields));
-                        }
-                        _ => return Err("expected , or }".into()),
-                    }
-                }
-            }
-            b'-' | b'0'..=b'9' => {
-                let start = self.i;
-                if self.peek() == Some(b'-') {
-                    self.i += 1;
-                }
-                let digits = |r: &mut Self| {
-                    let s = r.i;
-                    while r.peek().is_some_and(|c| c.is_ascii_digit()) {
-                        r.i += 1;
-                    }
-                    r.i > s
-                };
-                if !digits(self) {
-                    return Err("bad number".into());
-                }
-                if self.peek() == Some(b'.') {
-                    self.i += 1;
-                    if !digits(self) {
-                        return Err("bad number".into());
-                    }
-                }
-                if matches!(self.peek(), Some(b'e' | b'E')) {
-                    self.i += 1;
-                    if matches!(self.peek(), Some(b'+' | b'-')) {
-                        self.i += 1;
-                    }
-                    if !digits(self) {
-                        return Err("bad number".into());
-                    }
-                }
-                Ok(Json::Num(String::from_utf8_lossy(&self.s[start..self.i]).into_owned()))
-            }
-            c => Err(format!("unexpected {:?} in JSON", c as char)),
-        }
-    }
-
-    fn string(&mut self) -> Result<String, String> {
-        self.i += 1;
-        let mut out: Vec<u8> = Vec::new();
-        loop {
-            let c = self.peek().ok_or("unterminated string")?;
-            self.i += 1;
-            match c {
-                b'"' => return String::from_utf8(out).map_err(|e| e.to_string()),
-                b'\\' => {
-                    let e = self.peek().ok_or("bad escape")?;
-                    self.i += 1;
-                    match e {
-                        b'"' => out.push(b'"'),
-                        b'\\' => out.push(b'\\'),
-                        b'/' => out.push(b'/'),
-                        b'b' => out.push(8),
-                        b'f' => out.push(12),
-                        b'n' => out.push(b'\n'),
-                        b'r' => out.push(b'\r'),
-                        b't' => out.push(b'\t'),
-                        b'u' => {
-                            let mut units = vec![self.hex4()?];
-                            if (0xD800..0xDC00).contains(&units[0]) && self.s[self.i..].starts_with(b"\\u") {
-                                self.i += 2;
-                                units.push(self.hex4()?);
-                            }
-                            let text = String::from_utf16_lossy(&units);
-                            out.extend_from_slice(text.as_bytes());
-                        }
-                        _ => return Err("bad escape".into()),
-                    }
-                }
-                c => out.push(c),
-            }
-        }
-    }
-
-    fn hex4(&mut self) -> Result<u16, String> {
-        let h = self.s.get(self.i..self.i + 4).ok_or("bad \\u escape")?;
-        self.i += 4;
-        u16::from_str_radix(std::str::from_utf8(h).map_err(|e| e.to_string())?, 16).map_err(|e| e.to_string())
-    }
-}
-
-/// Parses a complete JSON document.
-pub(crate) fn parse(text: &str) -> Result<Json, String> {
-    let mut r = Reader { s: text.as_bytes(), i: 0 };
-    let v = r.value(0)?;
-    r.ws();
-    if r.i != r.s.len() {
-        return Err("trailing characters after JSON".into());
-    }
-    Ok(v)
-}
-
-fn write_str(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04X}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
-impl Json {
-    /// Compact JSON text.
-    pub(crate) fn write(&self, out: &mut String) {
-        match self {
-            Json::Null => out.push_str("null"),
-            Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-            Json::Num(n) => out.push_str(n),
-            Json::Str(s) => write_str(out, s),
-            Json::Arr(items) => {
-                out.push('[');
-                for (i, v) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    v.write(out);
-                }
-                out.push(']');
-            }
-            Json::Obj(fields) => {
-                out.push('{');
-                for (i, (k, v)) in fields.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    write_str(out, k);
-                    out.push(':');
-                    v.write(out);
-                }
-                out.push('}');
-            }
-        }
-    }
-
-    fn text(&self) -> String {
-        let mut s = String::new();
-        self.write(&mut s);
-        s
-    }
 }
 
 /// A double as Java's `Double.toString` prints it (one implementation for
@@ -364,18 +111,18 @@ fn extract_json_field(a: &[Value], _: &SqlType) -> EvalResult {
         return Ok(Value::Null);
     }
     let steps = json_path(arg_str(a, 1)?)?;
-    let Ok(mut node) = parse(arg_str(a, 0)?) else {
+    let Ok(mut node) = parse_strict(arg_str(a, 0)?) else {
         return Ok(Value::Null);
     };
     for step in steps {
         node = match (step, node) {
-            (Step::Field(f), Json::Obj(fields)) => {
+            (Step::Field(f), Json::Object(fields)) => {
                 match fields.into_iter().find(|(k, _)| *k == f) {
                     Some((_, v)) => v,
                     None => return Ok(Value::Null),
                 }
             }
-            (Step::Index(i), Json::Arr(mut items)) => {
+            (Step::Index(i), Json::Array(mut items)) => {
                 if i < 0 || i as usize >= items.len() {
                     return Ok(Value::Null);
                 }
@@ -386,14 +133,14 @@ fn extract_json_field(a: &[Value], _: &SqlType) -> EvalResult {
     }
     Ok(match node {
         Json::Null => Value::Null,
-        Json::Str(s) => Value::String(s),
-        other => Value::String(other.text()),
+        Json::String(s) => Value::String(s),
+        other => Value::String(other.to_json_string()),
     })
 }
 
 fn is_json_string(a: &[Value], _: &SqlType) -> EvalResult {
     Ok(match &a[0] {
-        Value::String(s) => Value::Boolean(parse(s).is_ok()),
+        Value::String(s) => Value::Boolean(parse_strict(s).is_ok()),
         _ => Value::Boolean(false),
     })
 }
@@ -409,14 +156,14 @@ fn array_contains_type(name: &str, a: &[SqlType]) -> TypeResult {
 
 fn json_array_contains(a: &[Value], _: &SqlType) -> EvalResult {
     let Value::String(text) = &a[0] else { return Ok(Value::Boolean(false)) };
-    let Ok(Json::Arr(items)) = parse(text) else { return Ok(Value::Boolean(false)) };
+    let Ok(Json::Array(items)) = parse_strict(text) else { return Ok(Value::Boolean(false)) };
     let found = items.iter().any(|j| match (j, &a[1]) {
         (Json::Null, Value::Null) => true,
-        (Json::Str(s), Value::String(v)) => s == v,
+        (Json::String(s), Value::String(v)) => s == v,
         (Json::Bool(b), Value::Boolean(v)) => b == v,
-        (Json::Num(n), Value::Int(v)) => n.parse::<i64>().ok() == Some(i64::from(*v)),
-        (Json::Num(n), Value::Bigint(v)) => n.parse::<i64>().ok() == Some(*v),
-        (Json::Num(n), Value::Double(v)) => {
+        (Json::Number(n), Value::Int(v)) => n.parse::<i64>().ok() == Some(i64::from(*v)),
+        (Json::Number(n), Value::Bigint(v)) => n.parse::<i64>().ok() == Some(*v),
+        (Json::Number(n), Value::Double(v)) => {
             (n.contains(['.', 'e', 'E'])) && n.parse::<f64>().ok() == Some(*v)
         }
         _ => false,
@@ -426,8 +173,8 @@ fn json_array_contains(a: &[Value], _: &SqlType) -> EvalResult {
 
 fn json_array_length(a: &[Value], _: &SqlType) -> EvalResult {
     let Value::String(text) = &a[0] else { return Ok(Value::Null) };
-    match parse(text) {
-        Ok(Json::Arr(items)) => Ok(Value::Int(items.len() as i32)),
+    match parse_strict(text) {
+        Ok(Json::Array(items)) => Ok(Value::Int(items.len() as i32)),
         _ => Ok(Value::Null),
     }
 }
@@ -448,15 +195,15 @@ fn json_concat(a: &[Value], _: &SqlType) -> EvalResult {
     }
     let mut docs = Vec::with_capacity(a.len());
     for i in 0..a.len() {
-        match parse(arg_str(a, i)?) {
+        match parse_strict(arg_str(a, i)?) {
             Ok(j) => docs.push(j),
             Err(_) => return Ok(Value::Null),
         }
     }
-    let result = if docs.iter().all(|d| matches!(d, Json::Obj(_))) {
+    let result = if docs.iter().all(|d| matches!(d, Json::Object(_))) {
         let mut out: Vec<(String, Json)> = Vec::new();
         for d in docs {
-            if let Json::Obj(fields) = d {
+            if let Json::Object(fields) = d {
                 for (k, v) in fields {
                     if let Some(slot) = out.iter_mut().find(|(n, _)| *n == k) {
                         slot.1 = v;
@@ -466,33 +213,33 @@ fn json_concat(a: &[Value], _: &SqlType) -> EvalResult {
                 }
             }
         }
-        Json::Obj(out)
+        Json::Object(out)
     } else {
         let mut out = Vec::new();
         for d in docs {
             match d {
-                Json::Arr(items) => out.extend(items),
+                Json::Array(items) => out.extend(items),
                 other => out.push(other),
             }
         }
-        Json::Arr(out)
+        Json::Array(out)
     };
-    Ok(Value::String(result.text()))
+    Ok(Value::String(result.to_json_string()))
 }
 
 fn json_keys(a: &[Value], _: &SqlType) -> EvalResult {
     let Value::String(text) = &a[0] else { return Ok(Value::Null) };
-    match parse(text) {
-        Ok(Json::Obj(fields)) => Ok(Value::Array(fields.into_iter().map(|(k, _)| Value::String(k)).collect())),
+    match parse_strict(text) {
+        Ok(Json::Object(fields)) => Ok(Value::Array(fields.into_iter().map(|(k, _)| Value::String(k)).collect())),
         _ => Ok(Value::Null),
     }
 }
 
 fn json_records(a: &[Value], _: &SqlType) -> EvalResult {
     let Value::String(text) = &a[0] else { return Ok(Value::Null) };
-    match parse(text) {
-        Ok(Json::Obj(fields)) => Ok(Value::Map(
-            fields.into_iter().map(|(k, v)| (Value::String(k), Value::String(v.text()))).collect(),
+    match parse_strict(text) {
+        Ok(Json::Object(fields)) => Ok(Value::Map(
+            fields.into_iter().map(|(k, v)| (Value::String(k), Value::String(v.to_json_string()))).collect(),
         )),
         _ => Ok(Value::Null),
     }
@@ -500,8 +247,8 @@ fn json_records(a: &[Value], _: &SqlType) -> EvalResult {
 
 fn json_items(a: &[Value], _: &SqlType) -> EvalResult {
     let Value::String(text) = &a[0] else { return Ok(Value::Null) };
-    match parse(text) {
-        Ok(Json::Arr(items)) => Ok(Value::Array(items.iter().map(|v| Value::String(v.text())).collect())),
+    match parse_strict(text) {
+        Ok(Json::Array(items)) => Ok(Value::Array(items.iter().map(|v| Value::String(v.to_json_string())).collect())),
         _ => Ok(Value::Null),
     }
 }
@@ -518,40 +265,40 @@ pub(crate) fn value_to_json(v: &Value) -> Json {
     match v {
         Value::Null => Json::Null,
         Value::Boolean(b) => Json::Bool(*b),
-        Value::Int(x) => Json::Num(x.to_string()),
-        Value::Bigint(x) => Json::Num(x.to_string()),
+        Value::Int(x) => Json::Number(x.to_string()),
+        Value::Bigint(x) => Json::Number(x.to_string()),
         Value::Double(x) => {
             if x.is_finite() {
-                Json::Num(java_double(*x))
+                Json::Number(java_double(*x))
             } else {
-                Json::Str(java_double(*x))
+                Json::String(java_double(*x))
             }
         }
-        Value::Decimal(u, s) => Json::Num(super::collections::decimal_text(*u, *s)),
-        Value::String(s) => Json::Str(s.clone()),
-        Value::Bytes(b) => Json::Str(super::string::base64_encode(b)),
-        Value::Date(d) => Json::Str(super::datetime::date_iso(*d)),
-        Value::Time(t) => Json::Str(super::datetime::time_iso(*t)),
-        Value::Timestamp(t) => Json::Str(super::datetime::timestamp_iso(*t)),
-        Value::Array(items) => Json::Arr(items.iter().map(value_to_json).collect()),
-        Value::Map(entries) => Json::Obj(
+        Value::Decimal(u, s) => Json::Number(super::collections::decimal_text(*u, *s)),
+        Value::String(s) => Json::String(s.clone()),
+        Value::Bytes(b) => Json::String(super::string::base64_encode(b)),
+        Value::Date(d) => Json::String(super::datetime::date_iso(*d)),
+        Value::Time(t) => Json::String(super::datetime::time_iso(*t)),
+        Value::Timestamp(t) => Json::String(super::datetime::timestamp_iso(*t)),
+        Value::Array(items) => Json::Array(items.iter().map(value_to_json).collect()),
+        Value::Map(entries) => Json::Object(
             entries
                 .iter()
                 .map(|(k, v)| {
                     let key = match k {
                         Value::String(s) => s.clone(),
-                        other => value_to_json(other).text(),
+                        other => value_to_json(other).to_json_string(),
                     };
                     (key, value_to_json(v))
                 })
                 .collect(),
         ),
-        Value::Struct(fields) => Json::Obj(fields.iter().map(|(k, v)| (k.clone(), value_to_json(v))).collect()),
+        Value::Struct(fields) => Json::Object(fields.iter().map(|(k, v)| (k.clone(), value_to_json(v))).collect()),
     }
 }
 
 fn to_json_string(a: &[Value], _: &SqlType) -> EvalResult {
-    Ok(Value::String(value_to_json(&a[0]).text()))
+    Ok(Value::String(value_to_json(&a[0]).to_json_string()))
 }
 
 #[cfg(test)]

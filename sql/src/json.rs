@@ -1,9 +1,10 @@
-//! A lenient JSON reader for the conformance files.
+//! An owned JSON tree whose numbers keep their text and whose objects keep
+//! their field order — what both the conformance runner (`1.50` is a
+//! decimal of scale 2, not the double 1.5) and ksqlDB's JSON functions
+//! (`EXTRACTJSONFIELD` returns `1.23450` as written) need.
 //!
-//! ksqlDB's test files carry `//` (and the odd `/* … */`) comments and the
-//! occasional trailing comma, and their numbers must keep their written form
-//! (`1.50` is a decimal of scale 2, not the double 1.5). [`Json`] keeps each
-//! number's text, and object fields in file order.
+//! [`parse`] is lenient for ksqlDB's test files (`//` and `/* … */`
+//! comments, trailing commas); [`parse_strict`] accepts only standard JSON.
 
 use std::fmt::Write as _;
 
@@ -177,7 +178,7 @@ fn write_json_string(out: &mut String, s: &str) {
             '\u{08}' => out.push_str("\\b"),
             '\u{0c}' => out.push_str("\\f"),
             c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
+                let _ = write!(out, "\\u{:04X}", c as u32);
             }
             c => out.push(c),
         }
@@ -191,7 +192,19 @@ fn write_json_string(out: &mut String, s: &str) {
 /// # Errors
 /// Text that is not JSON even so, with the line and column.
 pub fn parse(text: &str) -> Result<Json, String> {
-    let mut p = Parser { s: text.as_bytes(), text, pos: 0 };
+    parse_with(text, true)
+}
+
+/// Parses standard JSON only (no comments, no trailing commas).
+///
+/// # Errors
+/// Text that is not one JSON value.
+pub fn parse_strict(text: &str) -> Result<Json, String> {
+    parse_with(text, false)
+}
+
+fn parse_with(text: &str, lenient: bool) -> Result<Json, String> {
+    let mut p = Parser { s: text.as_bytes(), text, pos: 0, lenient };
     p.skip_ws()?;
     let v = p.value(0)?;
     p.skip_ws()?;
@@ -216,6 +229,8 @@ struct Parser<'a> {
     s: &'a [u8],
     text: &'a str,
     pos: usize,
+    /// Comments and trailing commas allowed.
+    lenient: bool,
 }
 
 impl Parser<'_> {
@@ -234,7 +249,7 @@ impl Parser<'_> {
         loop {
             match self.peek() {
                 Some(b' ' | b'\t' | b'\n' | b'\r') => self.pos += 1,
-                Some(b'/') if self.s.get(self.pos + 1) == Some(&b'/') => {
+                Some(b'/') if self.lenient && self.s.get(self.pos + 1) == Some(&b'/') => {
                     while let Some(b) = self.peek() {
                         if b == b'\n' {
                             break;
@@ -242,7 +257,7 @@ impl Parser<'_> {
                         self.pos += 1;
                     }
                 }
-                Some(b'/') if self.s.get(self.pos + 1) == Some(&b'*') => {
+                Some(b'/') if self.lenient && self.s.get(self.pos + 1) == Some(&b'*') => {
                     self.pos += 2;
                     loop {
                         match self.peek() {
@@ -391,6 +406,7 @@ impl Parser<'_> {
         loop {
             self.skip_ws()?;
             match self.peek() {
+                Some(b']') if !self.lenient && !items.is_empty() => return Err(self.err("trailing comma in array")),
                 Some(b']') => {
                     self.pos += 1;
                     return Ok(Json::Array(items));
@@ -402,7 +418,10 @@ impl Parser<'_> {
             self.skip_ws()?;
             match self.peek() {
                 Some(b',') => self.pos += 1,
-                Some(b']') => {}
+                Some(b']') => {
+                    self.pos += 1;
+                    return Ok(Json::Array(items));
+                }
                 _ => return Err(self.err("expected `,` or `]`")),
             }
         }
@@ -414,6 +433,7 @@ impl Parser<'_> {
         loop {
             self.skip_ws()?;
             match self.peek() {
+                Some(b'}') if !self.lenient && !fields.is_empty() => return Err(self.err("trailing comma in object")),
                 Some(b'}') => {
                     self.pos += 1;
                     return Ok(Json::Object(fields));
@@ -433,7 +453,10 @@ impl Parser<'_> {
             self.skip_ws()?;
             match self.peek() {
                 Some(b',') => self.pos += 1,
-                Some(b'}') => {}
+                Some(b'}') => {
+                    self.pos += 1;
+                    return Ok(Json::Object(fields));
+                }
                 _ => return Err(self.err("expected `,` or `}`")),
             }
         }
@@ -449,6 +472,16 @@ mod tests {
         let v = parse("{\n // a comment\n \"a\": \"x // not a comment\", /* block */ \"b\": 1.50 // tail\n}").unwrap();
         assert_eq!(v.get("a"), Some(&Json::String("x // not a comment".into())));
         assert_eq!(v.get("b"), Some(&Json::Number("1.50".into())));
+    }
+
+    #[test]
+    fn strict_mode_refuses_what_lenient_mode_allows() {
+        assert!(parse_strict(r#"{"a": [1, 2]}"#).is_ok());
+        assert!(parse_strict("[1, 2,]").is_err());
+        assert!(parse_strict(r#"{"a": 1,}"#).is_err());
+        assert!(parse_strict("// note\n1").is_err());
+        assert_eq!(parse("// note\n[1,]").unwrap(), Json::Array(vec![Json::Number("1".into())]));
+        assert_eq!(parse_strict("[]").unwrap(), Json::Array(vec![]));
     }
 
     #[test]
