@@ -306,6 +306,15 @@ impl Session {
         }
     }
 
+    /// A planner over this session's catalog, functions and properties.
+    fn planner(&self) -> Planner<'_> {
+        let mut p = Planner::new(&self.catalog, &self.functions);
+        let limit = |k: &str| self.properties.get(k).and_then(|v| v.trim().parse::<i64>().ok());
+        p.collect_limits =
+            (limit("ksql.functions.collect_list.limit"), limit("ksql.functions.collect_set.limit"));
+        p
+    }
+
     fn show(&self, what: &ShowWhat) -> Vec<String> {
         match what {
             ShowWhat::Streams | ShowWhat::Tables => {
@@ -333,7 +342,7 @@ impl Session {
             Statement::Select(q) => (q, "TRANSIENT".to_string()),
             _ => return Err(SqlError::semantic("EXPLAIN needs a query or a query id.")),
         };
-        let planner = Planner::new(&self.catalog, &self.functions);
+        let planner = self.planner();
         let planned = planner.plan_query(query, &name)?;
         Ok(planned.plan.build().to_string().lines().map(str::to_string).collect())
     }
@@ -516,7 +525,7 @@ impl Session {
     }
 
     fn create_as_select(&mut self, kind: SourceKind, name: &str, props: &Props, query: &Query, text: &str) -> Result<Executed> {
-        let planner = Planner::new(&self.catalog, &self.functions);
+        let planner = self.planner();
         let planned = planner.plan_query(query, name)?;
         if planned.kind != kind {
             return Err(SqlError::semantic(match kind {
@@ -590,7 +599,7 @@ impl Session {
                 "INSERT INTO can only be used to insert into a stream. {target} is a table."
             )));
         }
-        let planner = Planner::new(&self.catalog, &self.functions);
+        let planner = self.planner();
         let planned = planner.plan_query(query, target)?;
         if planned.kind != SourceKind::Stream {
             return Err(SqlError::semantic(format!(
@@ -690,7 +699,7 @@ impl Session {
             &RecordBatchOptions::new().with_row_count(Some(1)),
         )?;
         let empty = riffle_engine::Batch::new(empty, arrow::array::Int64Array::from(vec![0i64]));
-        let planner = Planner::new(&self.catalog, &self.functions);
+        let planner = self.planner();
         let mut row: BTreeMap<String, Value> = BTreeMap::new();
         let mut ts = None;
         for (n, e) in names.iter().zip(values) {

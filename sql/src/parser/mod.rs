@@ -465,6 +465,7 @@ impl<'a> Parser<'a> {
                 self.expect_sym(">")?;
                 SqlType::Struct(fields)
             }
+            "NULL" => return Err(self.error("mismatched input 'NULL': NULL is not a type")),
             other => match self.types.get(other) {
                 Some(t) => t.clone(),
                 None => return Err(SqlError::semantic(format!("Unknown type: {other}"))),

@@ -114,12 +114,15 @@ pub struct Planner<'a> {
     pub windowed_query: bool,
     /// Whether null-valued stream records pass through (stateless queries).
     keep_nulls: bool,
+    /// `ksql.functions.collect_list.limit` / `collect_set.limit`, passed to
+    /// those aggregates as a trailing argument.
+    pub collect_limits: (Option<i64>, Option<i64>),
 }
 
 impl<'a> Planner<'a> {
     /// A planner over `catalog` and `functions`.
     pub fn new(catalog: &'a Catalog, functions: &'a Functions) -> Self {
-        Planner { catalog, functions, windowed_query: false, keep_nulls: false }
+        Planner { catalog, functions, windowed_query: false, keep_nulls: false, collect_limits: (None, None) }
     }
 
     /// Whether `query` is stateless (no aggregation, join or table
@@ -160,6 +163,7 @@ impl<'a> Planner<'a> {
             functions: self.functions,
             windowed_query: query.window.is_some(),
             keep_nulls: self.stateless(query),
+            collect_limits: self.collect_limits,
         };
         this.plan_query_inner(query, sink_name)
     }
@@ -924,7 +928,15 @@ impl<'a> Planner<'a> {
         if args.len() == 1 && args[0] == Expr::Star || (fname == "COUNT" && args.is_empty()) {
             return Ok((AggFunc::CountStar, vec![], name.into()));
         }
-        let eargs: Vec<EExpr> = args.iter().map(|a| self.expr(a, scope, b, &[])).collect::<Result<_>>()?;
+        let mut eargs: Vec<EExpr> = args.iter().map(|a| self.expr(a, scope, b, &[])).collect::<Result<_>>()?;
+        let limit = match fname.as_str() {
+            "COLLECT_LIST" => self.collect_limits.0,
+            "COLLECT_SET" => self.collect_limits.1,
+            _ => None,
+        };
+        if let (Some(l), 1) = (limit, eargs.len()) {
+            eargs.push(EExpr::Literal(ScalarValue::Int32(i32::try_from(l).unwrap_or(i32::MAX))));
+        }
         let types: Vec<DataType> =
             eargs.iter().map(|e| expr_type(e, &b.meta().schema)).collect::<riffle_engine::Result<_>>()?;
         let builtin = match (fname.as_str(), types.as_slice()) {
