@@ -155,6 +155,29 @@ impl PlanBuilder {
         }
     }
 
+    /// On a sink: take each record's timestamp from `column` (BIGINT or
+    /// TIMESTAMP) instead of the row's event time.
+    ///
+    /// # Errors
+    /// Not a sink; an unknown column or one of another type.
+    pub fn with_output_timestamp(self, column: &str) -> Result<Self> {
+        let LogicalPlan::Sink(s) = &*self.plan else {
+            return Err(EngineError::plan(self.node_name("Sink"), "an output timestamp column needs a sink"));
+        };
+        let f = s.meta.schema.field_with_name(column).map_err(|_| {
+            EngineError::plan(format!("Sink {}", s.topic), format!("timestamp column {column:?} is not a column"))
+        })?;
+        if !matches!(f.data_type(), DataType::Int64 | DataType::Timestamp(_, _)) {
+            return Err(EngineError::plan(
+                format!("Sink {}", s.topic),
+                format!("timestamp column {column:?} must be BIGINT or TIMESTAMP, not {}", f.data_type()),
+            ));
+        }
+        let mut s = s.clone();
+        s.timestamp_column = Some(column.to_string());
+        Ok(PlanBuilder { plan: Arc::new(LogicalPlan::Sink(s)) })
+    }
+
     fn node_name(&self, what: &str) -> String {
         format!("{what} over {}", self.plan.name())
     }
@@ -546,6 +569,7 @@ impl PlanBuilder {
                 key_format,
                 value_format,
                 partitions,
+                timestamp_column: None,
                 meta,
             })),
         })

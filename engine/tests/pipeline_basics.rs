@@ -159,3 +159,24 @@ fn a_table_shared_by_two_sinks_across_a_repartition_is_computed_once() {
     let err = TestDriver::new("shared2", &[sink(counts, "all"), fin]).unwrap_err();
     assert!(err.to_string().contains("separate aggregation"), "{err}");
 }
+
+#[test]
+fn sink_takes_record_timestamps_from_a_column_and_drops_negative_ones() {
+    let plan = events()
+        .project(vec![(Expr::col("user"), "user".into()), (Expr::col("amount").cast(DataType::Int64), "at".into())])
+        .unwrap()
+        .sink("out", Arc::new(KafkaFormat), Arc::new(JsonFormat))
+        .unwrap()
+        .with_output_timestamp("at")
+        .unwrap()
+        .build();
+    let mut d = TestDriver::new("t-out-ts", &[plan]).unwrap();
+    d.pipe("events", None, Some(&ev("a", "buy", 7.0)), 100).unwrap();
+    d.pipe("events", None, Some(&ev("b", "buy", -2.0)), 200).unwrap();
+    d.pipe("events", None, Some(br#"{"user":"c"}"#), 300).unwrap();
+    let out = d.read_output("out").unwrap();
+    // 7 from the column; the negative row is dropped; NULL falls back to the event time.
+    assert_eq!(out.iter().map(|r| r.timestamp).collect::<Vec<_>>(), vec![7, 300]);
+    let err = events().sink("x", Arc::new(KafkaFormat), Arc::new(JsonFormat)).unwrap().with_output_timestamp("user");
+    assert!(err.unwrap_err().to_string().contains("must be BIGINT or TIMESTAMP"));
+}

@@ -565,14 +565,24 @@ impl Session {
             value: planned.value.clone(),
             headers: Vec::new(),
             window: planned.window,
-            timestamp,
+            timestamp: timestamp.clone(),
             timestamp_format: prop_str(props, "TIMESTAMP_FORMAT"),
             written_by: Some(id.clone()),
             sql: text.to_string(),
         };
         let kf = key_format_for(&key_format, &planned.key)?;
         let vf = engine_format(&value_format, &planned.value, false)?;
-        let plan = planned.plan.sink_with_partitions(&topic, kf, vf, Some(partitions))?.build();
+        let mut sink = planned.plan.sink_with_partitions(&topic, kf, vf, Some(partitions))?;
+        // `WITH (TIMESTAMP='col')` on the sink: records carry that column's time.
+        if let Some(t) = &timestamp {
+            let col = planned.key.iter().chain(&planned.value).find(|c| &c.name == t).ok_or_else(|| {
+                SqlError::semantic(format!("The TIMESTAMP column set in the WITH clause does not exist in the schema: '{t}'"))
+            })?;
+            if matches!(col.ty, SqlType::Bigint | SqlType::Timestamp) {
+                sink = sink.with_output_timestamp(t)?;
+            }
+        }
+        let plan = sink.build();
         self.ensure_topic(&topic, partitions)?;
         self.start_query(id.clone(), text, name, plan)?;
         self.catalog.sources.insert(name.to_string(), info);

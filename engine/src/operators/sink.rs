@@ -36,6 +36,8 @@ pub(crate) struct SinkOp {
     pub(crate) key_format: FormatRef,
     pub(crate) value_format: FormatRef,
     pub(crate) key_len: usize,
+    /// Column whose value is the record timestamp (else the event time).
+    pub(crate) timestamp_col: Option<usize>,
     /// Window layout of the key: None, Some(false) time window, Some(true) session.
     pub(crate) windowed: Option<bool>,
     pub(crate) value_start: usize,
@@ -56,6 +58,26 @@ impl SinkOp {
         )
         .map_err(|e| EngineError::arrow("sink", e))
     }
+}
+
+/// The timestamp of row `i`: the `col` value when set and not NULL, else
+/// the row's event time.
+fn record_time(batch: &Batch, col: Option<usize>, i: usize) -> i64 {
+    use arrow::array::Array;
+    let from_col = col.and_then(|c| {
+        let a = batch.rows.column(c);
+        if a.is_null(i) {
+            return None;
+        }
+        match a.data_type() {
+            arrow::datatypes::DataType::Int64 => Some(a.as_primitive::<Int64Type>().value(i)),
+            arrow::datatypes::DataType::Timestamp(arrow::datatypes::TimeUnit::Millisecond, _) => {
+                Some(a.as_primitive::<arrow::datatypes::TimestampMillisecondType>().value(i))
+            }
+            _ => None,
+        }
+    });
+    from_col.unwrap_or_else(|| batch.timestamps.value(i))
 }
 
 impl Operator for SinkOp {
@@ -81,6 +103,12 @@ impl Operator for SinkOp {
         };
         let mut per_partition: BTreeMap<i32, Vec<Record>> = BTreeMap::new();
         for (i, value) in values.into_iter().enumerate() {
+            let timestamp = record_time(&batch, self.timestamp_col, i);
+            if self.timestamp_col.is_some() && timestamp < 0 {
+                // Kafka cannot carry a negative timestamp: ksqlDB drops the row.
+                tracing::warn!(topic = %self.topic, timestamp, "dropping an output row whose timestamp column is negative");
+                continue;
+            }
             // A row whose single key column is NULL has no key (ksqlDB writes
             // a null Kafka key), unless the key is windowed.
             let null_key = self.windowed.is_none() && self.key_len == 1 && batch.rows.column(0).is_null(i);
@@ -112,7 +140,7 @@ impl Operator for SinkOp {
             per_partition.entry(partition).or_default().push(Record {
                 key,
                 value,
-                timestamp: Some(batch.timestamps.value(i)),
+                timestamp: Some(timestamp),
                 headers,
             });
         }

@@ -171,6 +171,7 @@ impl Topology {
                         task_partition: partition,
                         log: log.clone(),
                         mark_retractions: true,
+                        timestamp_col: None,
                     }))
                 }
                 NodeKind::Plan(p) => Some(self.plan_operator(p, idx, name(p), sub, partition, log, s)?),
@@ -294,6 +295,11 @@ impl Topology {
                     task_partition: partition,
                     log: log.clone(),
                     mark_retractions: false,
+                    timestamp_col: k
+                        .timestamp_column
+                        .as_ref()
+                        .map(|c| k.meta.schema.index_of(c).map_err(|e| EngineError::arrow(&k.topic, e)))
+                        .transpose()?,
                 })
             }
             LogicalPlan::Process(x) => x.supplier.get(partition),

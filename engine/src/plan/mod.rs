@@ -374,6 +374,10 @@ pub struct Sink {
     pub value_format: FormatRef,
     /// Partitions to create the topic with (default: the input's).
     pub partitions: Option<i32>,
+    /// A BIGINT or TIMESTAMP column whose value becomes each record's
+    /// timestamp (ksqlDB's `TIMESTAMP` property on a sink); the row's event
+    /// time otherwise, and when the column is NULL.
+    pub timestamp_column: Option<String>,
     /// Output (the input's).
     pub meta: Meta,
 }
