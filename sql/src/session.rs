@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use arrow::array::{new_null_array, RecordBatch, RecordBatchOptions};
+use arrow::array::{RecordBatch, RecordBatchOptions};
 use arrow::datatypes::{Field, Schema};
 use bytes::Bytes;
 use riffle_engine::physical::expr::evaluate;
@@ -755,7 +755,6 @@ impl Session {
             // A value without columns (NONE) is still a record.
             Some(Bytes::new()).filter(|_| src.value.is_empty() && src.value_format.kind != FormatKind::None)
         });
-        let _ = new_null_array;
         self.produce(&src.topic, key, value, ts.unwrap_or(0), Vec::new())?;
         Ok(Executed::Message("Inserted".into()))
     }

@@ -16,7 +16,6 @@
 pub mod lambda;
 pub mod structural;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, Schema};
@@ -187,7 +186,6 @@ impl<'a> Planner<'a> {
             }
             b = b.filter(pred)?;
         }
-        let source_kind = if b.meta().kind == riffle_engine::plan::Kind::Table { SourceKind::Table } else { SourceKind::Stream };
         let items = self.expand_select(&query.select, &scope)?;
         // Unknown function names fail first, as in ksqlDB.
         for e in items.iter().map(|(e, _)| e).chain(query.having.iter()).chain(query.group_by.iter()) {
@@ -230,7 +228,6 @@ impl<'a> Planner<'a> {
         let key_alternatives: Vec<Vec<Expr>>;
         let mut replacements: Replacements = udtf_repl;
         let mut key_names: Vec<String>;
-        let kind;
         let mut window = None;
 
         if query.window.is_some() && query.group_by.is_empty() {
@@ -385,7 +382,6 @@ impl<'a> Planner<'a> {
             }
             scope = new_scope;
             key_alternatives = query.group_by.iter().map(|g| vec![g.clone()]).collect();
-            kind = SourceKind::Table;
         } else if !query.partition_by.is_empty() {
             if b.meta().kind == riffle_engine::plan::Kind::Table {
                 return Err(SqlError::semantic("Unsupported PARTITION BY on a table: use GROUP BY instead."));
@@ -428,7 +424,6 @@ impl<'a> Planner<'a> {
             }
             key_alternatives =
                 if has_null { Vec::new() } else { query.partition_by.iter().map(|p| vec![p.clone()]).collect() };
-            kind = SourceKind::Stream;
         } else {
             key_alternatives = join_keys.unwrap_or_else(|| {
                 scope
@@ -439,7 +434,6 @@ impl<'a> Planner<'a> {
                     .collect()
             });
             key_names = b.meta().key_columns().iter().map(|s| s.to_string()).collect();
-            kind = source_kind;
             if b.meta().window.is_some() {
                 scope.windowed = true;
                 window = None;
@@ -551,7 +545,6 @@ impl<'a> Planner<'a> {
         if window.is_none() {
             window = inputs_window(self.catalog, &query.from).filter(|_| meta.window.is_some());
         }
-        let _ = kind;
         let kind = if meta.kind == riffle_engine::plan::Kind::Table { SourceKind::Table } else { SourceKind::Stream };
         Ok(Planned { plan: b, kind, key, value, window, inputs })
     }
@@ -1012,7 +1005,7 @@ impl<'a> Planner<'a> {
                 let (l, r) = decimal_literals_to_double(l, r, schema);
                 let (l, r) = if op.is_comparison() {
                     self.check_comparison(&l, &r, left, right, op, schema)?;
-                    coerce_pair(l, r, schema, left, right, op)?
+                    coerce_pair(l, r, schema, right, op)?
                 } else {
                     (l, r)
                 };
@@ -1031,7 +1024,7 @@ impl<'a> Planner<'a> {
                 let mut operand = rec(expr)?;
                 let mut items = Vec::with_capacity(list.len());
                 for item in list {
-                    let (o, i) = coerce_pair(operand.clone(), rec(item)?, schema, expr, item, BinaryOp::Eq)
+                    let (o, i) = coerce_pair(operand.clone(), rec(item)?, schema, item, BinaryOp::Eq)
                         .map_err(|e| prefix_err("Invalid Predicate: ", e))?;
                     operand = o;
                     items.push(i);
@@ -1285,7 +1278,7 @@ fn wider(a: &SqlType, b: &SqlType) -> Option<SqlType> {
 /// Casts the two sides of a comparison to one type, as ksqlDB does: string
 /// literals against other types are parsed as that type (an unparsable
 /// literal is an error naming it), numbers and collections widen.
-fn coerce_pair(l: EExpr, r: EExpr, schema: &Schema, la: &Expr, ra: &Expr, op: BinaryOp) -> Result<(EExpr, EExpr)> {
+fn coerce_pair(l: EExpr, r: EExpr, schema: &Schema, ra: &Expr, op: BinaryOp) -> Result<(EExpr, EExpr)> {
     let (Ok(lt), Ok(rt)) = (expr_type(&l, schema), expr_type(&r, schema)) else { return Ok((l, r)) };
     if lt == rt || lt == DataType::Null || rt == DataType::Null {
         return Ok((l, r));
@@ -1347,7 +1340,6 @@ fn coerce_pair(l: EExpr, r: EExpr, schema: &Schema, la: &Expr, ra: &Expr, op: Bi
                 BinaryOp::Gt => ">",
                 _ => ">=",
             };
-            let _ = la;
             Err(SqlError::semantic(format!(
                 "operator does not exist: {ls} {opname} {rs} ({})",
                 display_expr(ra)
@@ -1661,6 +1653,3 @@ pub fn display_expr(e: &Expr) -> String {
     }
 }
 
-/// Unused-variable guard for builders that only some paths use.
-#[allow(dead_code)]
-fn _assert_types(_: &BTreeMap<String, String>) {}
