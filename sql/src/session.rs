@@ -44,13 +44,23 @@ pub enum Executed {
     Rows(Vec<String>),
 }
 
-/// A running persistent query.
-struct RunningQuery {
-    id: String,
-    sql: String,
-    sink: String,
-    topology: Arc<Topology>,
-    tasks: Vec<StreamTask>,
+/// A running persistent (or transient push) query.
+pub(crate) struct RunningQuery {
+    pub(crate) id: String,
+    pub(crate) sql: String,
+    pub(crate) sink: String,
+    pub(crate) topology: Arc<Topology>,
+    pub(crate) tasks: Vec<StreamTask>,
+}
+
+/// Where a new query starts reading its sources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StartAt {
+    /// From the committed offsets, else the beginning (persistent queries).
+    Committed,
+    /// From the end of each source partition (push queries under
+    /// `auto.offset.reset=latest`).
+    Latest,
 }
 
 impl std::fmt::Debug for RunningQuery {
@@ -62,14 +72,22 @@ impl std::fmt::Debug for RunningQuery {
 /// A ksqlDB session over an embedded log. See the module docs.
 #[derive(Debug)]
 pub struct Session {
-    dir: tempfile::TempDir,
-    log: Arc<Log>,
-    catalog: Catalog,
-    functions: Functions,
-    properties: BTreeMap<String, String>,
-    variables: BTreeMap<String, String>,
-    queries: Vec<RunningQuery>,
-    next_query: usize,
+    /// The temporary directory of a session that owns its log.
+    _dir: Option<tempfile::TempDir>,
+    pub(crate) state_dir: std::path::PathBuf,
+    pub(crate) backend: BackendKind,
+    pub(crate) log: Arc<Log>,
+    pub(crate) catalog: Catalog,
+    pub(crate) functions: Functions,
+    pub(crate) properties: BTreeMap<String, String>,
+    pub(crate) variables: BTreeMap<String, String>,
+    pub(crate) queries: Vec<RunningQuery>,
+    pub(crate) next_query: usize,
+    /// Where DDL and persistent-query statements are recorded (the command
+    /// topic), once attached; see [`Session::attach_command_topic`].
+    pub(crate) command_topic: Option<String>,
+    /// Materialized snapshots of tables for pull queries, by topic.
+    pub(crate) views: std::collections::HashMap<String, crate::transient::TableView>,
     /// When set, persistent queries are planned and collected here instead
     /// of started (for running them elsewhere, e.g. on a threaded
     /// `StreamsApp`).
@@ -128,8 +146,23 @@ impl Session {
             Log::open(dir.path().join("log"), LogConfig::default())
                 .map_err(|e| SqlError::Internal(format!("opening the embedded log: {e}")))?,
         );
-        Ok(Session {
-            dir,
+        let mut s = Session::with_log(log, dir.path().join("state"), BackendKind::Memory, properties);
+        s._dir = Some(dir);
+        Ok(s)
+    }
+
+    /// A session over an existing log (a server's), keeping query state
+    /// under `state_dir` in `backend` stores.
+    pub fn with_log(
+        log: Arc<Log>,
+        state_dir: impl Into<std::path::PathBuf>,
+        backend: BackendKind,
+        properties: BTreeMap<String, String>,
+    ) -> Session {
+        Session {
+            _dir: None,
+            state_dir: state_dir.into(),
+            backend,
             log,
             catalog: Catalog::default(),
             functions: Functions::builtin(),
@@ -137,8 +170,15 @@ impl Session {
             variables: BTreeMap::new(),
             queries: Vec::new(),
             next_query: 0,
+            command_topic: None,
+            views: std::collections::HashMap::new(),
             collected: None,
-        })
+        }
+    }
+
+    /// The log this session runs on.
+    pub fn log(&self) -> &Arc<Log> {
+        &self.log
     }
 
     /// Parses and runs every statement in `sql`, in order; stops at the
@@ -152,13 +192,17 @@ impl Session {
         for text in split_statements(sql)? {
             let text = self.substitute(&text);
             let stmt = parse_statement(&text, &self.catalog.types)?;
+            let durable = crate::transient::is_durable(&stmt);
             out.push(self.run_statement(stmt, &text)?);
+            if durable && self.collected.is_none() {
+                self.record_command(&text)?;
+            }
         }
         Ok(out)
     }
 
     /// `${name}` replaced by `DEFINE`d variables.
-    fn substitute(&self, text: &str) -> String {
+    pub(crate) fn substitute(&self, text: &str) -> String {
         let mut s = text.to_string();
         for (k, v) in &self.variables {
             s = s.replace(&format!("${{{k}}}"), v).replace(&format!("${{{}}}", k.to_ascii_lowercase()), v);
@@ -208,6 +252,7 @@ impl Session {
                 }
                 self.terminate_writers(&name);
                 self.catalog.sources.remove(&name);
+                self.views.remove(&src.topic);
                 if delete_topic {
                     let _ = self.log.delete_topic(&src.topic);
                 }
@@ -307,7 +352,7 @@ impl Session {
     }
 
     /// A planner over this session's catalog, functions and properties.
-    fn planner(&self) -> Planner<'_> {
+    pub(crate) fn planner(&self) -> Planner<'_> {
         let mut p = Planner::new(&self.catalog, &self.functions);
         let limit = |k: &str| self.properties.get(k).and_then(|v| v.trim().parse::<i64>().ok());
         p.collect_limits =
@@ -584,7 +629,7 @@ impl Session {
         }
         let plan = sink.build();
         self.ensure_topic(&topic, partitions)?;
-        self.start_query(id.clone(), text, name, plan)?;
+        self.start_query(id.clone(), text, name, plan, StartAt::Committed)?;
         self.catalog.sources.insert(name.to_string(), info);
         Ok(Executed::QueryStarted(id))
     }
@@ -634,7 +679,7 @@ impl Session {
         let kf = engine_format(&sink.key_format, &sink.key, true)?;
         let vf = engine_format(&sink.value_format, &sink.value, false)?;
         let plan = planned.plan.sink(&sink.topic, kf, vf)?.build();
-        self.start_query(id.clone(), text, target, plan)?;
+        self.start_query(id.clone(), text, target, plan, StartAt::Committed)?;
         Ok(Executed::QueryStarted(id))
     }
 
@@ -652,7 +697,14 @@ impl Session {
         result.map(|_| plans)
     }
 
-    fn start_query(&mut self, id: String, text: &str, sink: &str, plan: Arc<riffle_engine::plan::LogicalPlan>) -> Result<()> {
+    pub(crate) fn start_query(
+        &mut self,
+        id: String,
+        text: &str,
+        sink: &str,
+        plan: Arc<riffle_engine::plan::LogicalPlan>,
+        start: StartAt,
+    ) -> Result<()> {
         self.next_query += 1;
         if let Some(c) = &mut self.collected {
             c.push((id, plan));
@@ -663,8 +715,8 @@ impl Session {
         for t in topology.source_topics() {
             self.ensure_topic(&t, 1)?;
         }
-        let mut config = StreamsConfig::new(&app_id, self.dir.path().join("state").join(&id));
-        config.backend = BackendKind::Memory;
+        let mut config = StreamsConfig::new(&app_id, self.state_dir.join(&id));
+        config.backend = self.backend;
         let cache = self
             .properties
             .get("ksql.streams.cache.max.bytes.buffering")
@@ -673,8 +725,20 @@ impl Session {
             .unwrap_or(0);
         config.cache_max_bytes = cache;
         let log: Arc<dyn LogClient> = self.log.clone();
+        let task_ids = prepare_topics(&topology, &*log)?;
+        if start == StartAt::Latest {
+            let mut ends = Vec::new();
+            for t in topology.source_topics() {
+                let n = log.partition_count(&t).map_err(|e| SqlError::Internal(format!("topic {t}: {e}")))?;
+                for p in 0..n {
+                    let (_, end) = log.offsets(&t, p).map_err(|e| SqlError::Internal(format!("topic {t}: {e}")))?;
+                    ends.push((riffle_log::TopicPartition::new(t.clone(), p), end));
+                }
+            }
+            log.commit_offsets(&app_id, &ends).map_err(|e| SqlError::Internal(format!("committing start offsets: {e}")))?;
+        }
         let mut tasks = Vec::new();
-        for tid in prepare_topics(&topology, &*log)? {
+        for tid in task_ids {
             tasks.push(StreamTask::new(&topology, tid, &config, log.clone())?);
         }
         self.queries.push(RunningQuery { id, sql: text.to_string(), sink: sink.to_string(), topology, tasks });

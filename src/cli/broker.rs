@@ -52,7 +52,7 @@ pub async fn run(a: BrokerArgs) -> anyhow::Result<()> {
     .await
 }
 
-async fn wait_for_shutdown() -> anyhow::Result<()> {
+pub(super) async fn wait_for_shutdown() -> anyhow::Result<()> {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("cannot install the SIGTERM handler")?;
     tokio::select! {

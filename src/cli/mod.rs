@@ -11,6 +11,8 @@ mod perf;
 mod produce;
 mod qtt;
 mod quickstart;
+mod server;
+mod shell;
 mod test;
 mod topic;
 
@@ -48,6 +50,12 @@ enum Command {
     Perf(perf::PerfCommand),
     /// Run the log as a Kafka broker (Kafka wire protocol) until Ctrl-C.
     Broker(broker::BrokerArgs),
+    /// Run the server: log, engine and SQL with the ksqlDB-compatible REST
+    /// API and the Kafka listener, until Ctrl-C.
+    Server(server::ServerArgs),
+    /// The SQL shell (like the ksql CLI): against a server with --server,
+    /// else embedded on --data-dir.
+    Sql(shell::ShellArgs),
     /// Run ksqlDB query-validation test files (QTT) against the SQL layer.
     Qtt(qtt::QttArgs),
     /// Run a SQL script over input records and check the outputs
@@ -76,6 +84,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Groups(c) => groups::run(c),
         Command::Perf(c) => perf::run(c).await,
         Command::Broker(a) => broker::run(a).await,
+        Command::Server(a) => server::run(a).await,
+        Command::Sql(a) => shell::run(a).await,
         Command::Qtt(a) => qtt::run(a).await,
         Command::Test(a) => test::run(a).await,
     }

@@ -6,6 +6,7 @@
 //! Also the vectorized expression evaluator ([`expr`]).
 
 pub mod expr;
+mod snapshot;
 mod source;
 
 use std::collections::HashMap;
@@ -14,6 +15,7 @@ use std::sync::Arc;
 
 use riffle_log::client::LogClient;
 
+pub use snapshot::evaluate_snapshot;
 pub use source::{SourceDecoder, SourceSpec};
 
 use crate::builder::fingerprint;

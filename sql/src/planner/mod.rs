@@ -95,12 +95,16 @@ pub struct Planned {
     pub kind: SourceKind,
     /// Output key columns.
     pub key: Vec<Column>,
-    /// Output value columns.
+    /// Output value columns (for transient queries: named as selected; the
+    /// plan names them `KSQL_TRANSIENT_i`).
     pub value: Vec<Column>,
     /// Window of the output keys.
     pub window: Option<WindowInfo>,
     /// Input topics.
     pub inputs: Vec<String>,
+    /// Transient queries: the value columns that repeat a key column (the
+    /// header of a pull query marks them `KEY`).
+    pub output_keys: Vec<String>,
 }
 
 /// Plans queries against a catalog.
@@ -116,12 +120,17 @@ pub struct Planner<'a> {
     /// `ksql.functions.collect_list.limit` / `collect_set.limit`, passed to
     /// those aggregates as a trailing argument.
     pub collect_limits: (Option<i64>, Option<i64>),
+    /// Plans a transient query (push or pull `SELECT`): every select item
+    /// becomes a value column in select order (key columns are copied, the
+    /// record key stays as it is), and pseudo-columns such as `ROWTIME` may
+    /// be selected.
+    pub transient: bool,
 }
 
 impl<'a> Planner<'a> {
     /// A planner over `catalog` and `functions`.
     pub fn new(catalog: &'a Catalog, functions: &'a Functions) -> Self {
-        Planner { catalog, functions, windowed_query: false, keep_nulls: false, collect_limits: (None, None) }
+        Planner { catalog, functions, windowed_query: false, keep_nulls: false, collect_limits: (None, None), transient: false }
     }
 
     /// Whether `query` is stateless (no aggregation, join or table
@@ -163,6 +172,7 @@ impl<'a> Planner<'a> {
             windowed_query: query.window.is_some(),
             keep_nulls: self.stateless(query),
             collect_limits: self.collect_limits,
+            transient: self.transient,
         };
         this.plan_query_inner(query, sink_name)
     }
@@ -443,8 +453,21 @@ impl<'a> Planner<'a> {
         // The projection: items matching a key expression become key columns.
         let mut key_out: Vec<Option<String>> = vec![None; key_alternatives.len()];
         let mut values: Vec<(EExpr, String)> = Vec::new();
+        let mut output_keys = Vec::new();
+        let mut transient_names = Vec::new();
         for (e, name) in &items {
             let is_key = key_alternatives.iter().position(|alts| alts.iter().any(|a| same_column(a, e, &scope)));
+            if self.transient {
+                if is_key.is_some() {
+                    output_keys.push(name.clone());
+                }
+                // Engine names that cannot clash with the key columns; the
+                // select names come back in `Planned::value`.
+                let engine_name = format!("KSQL_TRANSIENT_{}", values.len());
+                values.push((self.expr(e, &scope, &b, &replacements)?, engine_name));
+                transient_names.push(name.clone());
+                continue;
+            }
             match is_key {
                 Some(i) if key_out[i].is_none() => key_out[i] = Some(name.clone()),
                 Some(i) if is_agg => {
@@ -475,6 +498,10 @@ impl<'a> Planner<'a> {
                     values.push((v, name.clone()));
                 }
             }
+        }
+        if self.transient {
+            // The record key stays as it is.
+            key_out = key_names.iter().cloned().map(Some).collect();
         }
         let missing: Vec<usize> = (0..key_out.len()).filter(|i| key_out[*i].is_none()).collect();
         if missing.len() > 1 && is_agg {
@@ -541,12 +568,15 @@ impl<'a> Planner<'a> {
             fields.iter().map(|f| Ok(Column::new(f.name().clone(), SqlType::from_arrow(f.data_type())?))).collect()
         };
         let key = to_cols(&meta.schema.fields()[..meta.key_len])?;
-        let value = to_cols(&meta.schema.fields()[meta.value_start()..])?;
+        let mut value = to_cols(&meta.schema.fields()[meta.value_start()..])?;
+        for (c, n) in value.iter_mut().zip(transient_names) {
+            c.name = n;
+        }
         if window.is_none() {
             window = inputs_window(self.catalog, &query.from).filter(|_| meta.window.is_some());
         }
         let kind = if meta.kind == riffle_engine::plan::Kind::Table { SourceKind::Table } else { SourceKind::Stream };
-        Ok(Planned { plan: b, kind, key, value, window, inputs })
+        Ok(Planned { plan: b, kind, key, value, window, inputs, output_keys })
     }
 
     /// Translates an expression that reads no columns (`INSERT … VALUES`).

@@ -1,0 +1,486 @@
+//! Transient queries and the durable catalog: what a server adds to a
+//! [`Session`].
+//!
+//! - **Push queries** (`SELECT … EMIT CHANGES`) run like persistent queries
+//!   into a private topic that the caller tails ([`Session::start_push`]);
+//!   every select item is a value column, in select order.
+//! - **Pull queries** (`SELECT …` without `EMIT`) read one consistent
+//!   snapshot: a table's latest row per key, caught up to the end of its
+//!   topic when the query starts ([`Session::pull`]). A `WHERE` that pins
+//!   the key of an unwindowed table is a point lookup; anything else scans.
+//! - **The command topic**: DDL and persistent-query statements are
+//!   appended to a topic in the log as they succeed, and replayed in order
+//!   when a session attaches to it again
+//!   ([`Session::attach_command_topic`]), so a restarted server gets its
+//!   streams, tables and queries back. Query state restores from changelogs;
+//!   queries resume from their committed offsets.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use arrow::array::{Array, RecordBatch};
+use arrow::datatypes::{Field, Schema, SchemaRef};
+use bytes::Bytes;
+use riffle_engine::format::FormatRef;
+use riffle_engine::physical::evaluate_snapshot;
+use riffle_log::client::LogClient;
+use riffle_log::record::{Record, StoredRecord};
+use riffle_log::TopicConfig;
+
+use crate::ast::{BinOp, Expr, Query, Relation, Statement};
+use crate::catalog::SourceKind;
+use crate::error::{Result, SqlError};
+use crate::parser::{parse_statement, split_statements};
+use crate::serde::{engine_format, FormatKind, FormatSpec};
+use crate::session::{Session, StartAt};
+use crate::types::{Column, SqlType};
+use crate::value::{to_array_checked, Value};
+
+/// Numbers transient queries (process-wide, so ids never repeat).
+static TRANSIENT_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// A column of a transient query's result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResultColumn {
+    /// Name.
+    pub name: String,
+    /// Type.
+    pub ty: SqlType,
+    /// Whether it repeats a key column of the source.
+    pub key: bool,
+}
+
+/// ksqlDB's schema string for a result header: ``"`ID` STRING KEY, `N` BIGINT"``
+/// (`KEY` only where `mark_keys`).
+pub fn schema_string(columns: &[ResultColumn], mark_keys: bool) -> String {
+    columns
+        .iter()
+        .map(|c| {
+            let key = if mark_keys && c.key { " KEY" } else { "" };
+            format!("`{}` {}{key}", c.name, c.ty)
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A started push query: tail [`PushQuery::topic`] and decode with
+/// [`PushQuery::rows`].
+#[derive(Debug, Clone)]
+pub struct PushQuery {
+    /// Query id (`transient_…`), for [`Session::stop_push`].
+    pub id: String,
+    /// The private topic its rows go to.
+    pub topic: String,
+    /// Result columns, in select order.
+    pub columns: Vec<ResultColumn>,
+    /// `LIMIT`, if any.
+    pub limit: Option<usize>,
+    value_format: FormatRef,
+    value_schema: SchemaRef,
+}
+
+impl PushQuery {
+    /// The rows carried by `records` of [`PushQuery::topic`]; deletes
+    /// (null values, a table row leaving the result) carry no row.
+    ///
+    /// # Errors
+    /// A record that does not decode (a bug: this query wrote it).
+    pub fn rows(&self, records: &[StoredRecord]) -> Result<Vec<Vec<Value>>> {
+        let payloads: Vec<&[u8]> = records.iter().filter_map(|r| r.value.as_deref()).collect();
+        let decoded = self.value_format.decode(&self.value_schema, &payloads)?;
+        if let Some((i, why)) = decoded.errors.first() {
+            return Err(SqlError::Internal(format!("push query {}: row {i} does not decode: {why}", self.id)));
+        }
+        Ok(batch_rows(&decoded.batch, 0))
+    }
+}
+
+/// The answer to a pull query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PullResult {
+    /// Result columns, in select order.
+    pub columns: Vec<ResultColumn>,
+    /// Rows.
+    pub rows: Vec<Vec<Value>>,
+    /// Records of the snapshot that did not decode (skipped).
+    pub skipped: u64,
+}
+
+/// A table's latest record per key, caught up to a position in its topic.
+#[derive(Debug, Default)]
+pub struct TableView {
+    next: Vec<i64>,
+    latest: HashMap<Bytes, StoredRecord>,
+}
+
+impl TableView {
+    /// Reads what was appended to `topic` since the last catch-up.
+    fn catch_up(&mut self, log: &dyn LogClient, topic: &str) -> Result<()> {
+        let n = log.partition_count(topic).map_err(|e| SqlError::Internal(format!("topic {topic}: {e}")))?;
+        self.next.resize(usize::try_from(n).unwrap_or(0), 0);
+        for p in 0..n {
+            let slot = &mut self.next[p as usize];
+            loop {
+                let f = log.read(topic, p, *slot, 1 << 20).map_err(|e| SqlError::Internal(format!("read {topic}: {e}")))?;
+                if f.records.is_empty() {
+                    break;
+                }
+                *slot = f.next_offset;
+                for r in f.records {
+                    // A table row cannot be addressed without a key.
+                    let Some(k) = r.key.clone() else { continue };
+                    if r.value.is_some() {
+                        self.latest.insert(k, r);
+                    } else {
+                        self.latest.remove(&k);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether a statement changes the catalog or starts queries, so it goes to
+/// the command topic.
+pub(crate) fn is_durable(stmt: &Statement) -> bool {
+    matches!(
+        stmt,
+        Statement::CreateSource { .. }
+            | Statement::CreateAsSelect { .. }
+            | Statement::InsertInto { .. }
+            | Statement::Drop { .. }
+            | Statement::Terminate(_)
+            | Statement::CreateType { .. }
+            | Statement::DropType { .. }
+    )
+}
+
+/// `SqlType` → the engine column list of a result.
+fn result_columns(planned_value: &[Column], keys: &[String]) -> Vec<ResultColumn> {
+    planned_value
+        .iter()
+        .map(|c| ResultColumn { name: c.name.clone(), ty: c.ty.clone(), key: keys.contains(&c.name) })
+        .collect()
+}
+
+/// Rows of `batch` from column `from` on.
+fn batch_rows(batch: &RecordBatch, from: usize) -> Vec<Vec<Value>> {
+    (0..batch.num_rows())
+        .map(|r| batch.columns()[from..].iter().map(|c| Value::from_array(c.as_ref(), r)).collect())
+        .collect()
+}
+
+impl Session {
+    /// The single `SELECT` in `sql`, if that is what it is (a transient
+    /// query), after variable substitution.
+    ///
+    /// # Errors
+    /// Syntax errors; more than one statement with a `SELECT` among them.
+    pub fn parse_select(&self, sql: &str) -> Result<Option<Query>> {
+        let stmts = split_statements(sql)?;
+        let mut selects = Vec::new();
+        for text in &stmts {
+            if let Statement::Select(q) = parse_statement(&self.substitute(text), &self.catalog.types)? {
+                selects.push(q);
+            }
+        }
+        match (stmts.len(), selects.pop()) {
+            (_, None) => Ok(None),
+            (1, Some(q)) => Ok(Some(q)),
+            _ => Err(SqlError::semantic("A query (SELECT) must be the only statement in its request.")),
+        }
+    }
+
+    /// Starts a push query: rows flow into a private topic from the current
+    /// end of its sources (or from the beginning with
+    /// `auto.offset.reset=earliest` in `properties`).
+    ///
+    /// # Errors
+    /// Semantic errors of the query.
+    pub fn start_push(&mut self, query: &Query, text: &str, properties: &BTreeMap<String, String>) -> Result<PushQuery> {
+        let mut planner = self.planner();
+        planner.transient = true;
+        let planned = planner.plan_query(query, "TRANSIENT")?;
+        // Not from `next_query`: persistent query ids must come out the same
+        // when the command topic is replayed, whatever ran in between.
+        let seq = TRANSIENT_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = format!("transient_{}_{seq}", source_name(&query.from));
+        let topic = format!("_riffle_{id}");
+        let json = FormatSpec::new(FormatKind::Json);
+        let key_format = engine_format(&json, &planned.key, true)
+            .or_else(|_| engine_format(&FormatSpec::new(FormatKind::Kafka), &planned.key, true))?;
+        let value_format = engine_format(&json, &planned.value, false)?;
+        let plan = planned.plan.sink(&topic, key_format, value_format.clone())?.build();
+        let plan_for_query = plan.clone();
+        self.log
+            .ensure_topic(&topic, &TopicConfig::default())
+            .map_err(|e| SqlError::Internal(format!("creating {topic}: {e}")))?;
+        let earliest = properties
+            .get("ksql.streams.auto.offset.reset")
+            .or_else(|| properties.get("auto.offset.reset"))
+            .or_else(|| self.properties.get("ksql.streams.auto.offset.reset"))
+            .or_else(|| self.properties.get("auto.offset.reset"))
+            .is_some_and(|v| v.eq_ignore_ascii_case("earliest"));
+        let start = if earliest { StartAt::Committed } else { StartAt::Latest };
+        self.start_query(id.clone(), text, &topic, plan_for_query, start)?;
+        let meta = plan.meta();
+        let value_schema = Arc::new(Schema::new(meta.schema.fields()[meta.value_start()..].to_vec()));
+        Ok(PushQuery {
+            id,
+            topic,
+            columns: result_columns(&planned.value, &planned.output_keys),
+            limit: query.limit.and_then(|l| usize::try_from(l).ok()),
+            value_format,
+            value_schema,
+        })
+    }
+
+    /// Stops a push query and deletes its topic. Unknown ids are ignored
+    /// (the query may have ended already).
+    pub fn stop_push(&mut self, id: &str) {
+        if let Some(i) = self.queries.iter().position(|q| q.id == id) {
+            let q = self.queries.remove(i);
+            let _ = self.log.delete_topic(&q.sink);
+        }
+    }
+
+    /// Runs a pull query against one consistent snapshot of its source.
+    ///
+    /// # Errors
+    /// Unknown sources, queries a pull query cannot answer (aggregations,
+    /// joins, windowed tables), expression errors.
+    pub fn pull(&mut self, query: &Query) -> Result<PullResult> {
+        let Relation::Source { name, .. } = &query.from else {
+            return Err(SqlError::semantic("Pull queries don't support JOIN clauses."));
+        };
+        let src = self
+            .catalog
+            .source(name)
+            .cloned()
+            .ok_or_else(|| SqlError::semantic(format!("{name} does not exist.")))?;
+        if !query.group_by.is_empty() {
+            return Err(SqlError::semantic("Pull queries don't support GROUP BY clauses."));
+        }
+        if query.window.is_some() {
+            return Err(SqlError::semantic("Pull queries don't support WINDOW clauses."));
+        }
+        if query.partition_by.len() > 0 {
+            return Err(SqlError::semantic("Pull queries don't support PARTITION BY clauses."));
+        }
+        if src.window.is_some() {
+            return Err(SqlError::semantic(format!(
+                "Pull queries on windowed table {name} are not supported yet: query its topic with a push query instead."
+            )));
+        }
+        let mut planner = self.planner();
+        planner.transient = true;
+        let planned = planner.plan_query(query, "TRANSIENT")?;
+        let plan = planned.plan.build();
+        let columns = result_columns(&planned.value, &planned.output_keys);
+        let value_start = plan.meta().value_start();
+        let records: Vec<StoredRecord> = if src.kind == SourceKind::Table {
+            let lookup = match &query.where_clause {
+                Some(w) if src.key.len() == 1 => key_literal(w, &src.key[0].name),
+                _ => None,
+            };
+            let key_bytes = match lookup {
+                Some(e) => self.encode_key(&src.key, &src.key_format, e)?,
+                None => None,
+            };
+            let view = self.views.entry(src.topic.clone()).or_default();
+            view.catch_up(&*self.log, &src.topic)?;
+            match key_bytes {
+                Some(k) => view.latest.get(&k).cloned().into_iter().collect(),
+                None => {
+                    let mut all: Vec<StoredRecord> = view.latest.values().cloned().collect();
+                    all.sort_by_key(|r| (r.offset, r.timestamp));
+                    all
+                }
+            }
+        } else {
+            self.read_topic(&src.topic)?
+        };
+        let (batch, skipped) = evaluate_snapshot(&plan, &records)?;
+        let mut rows = batch_rows(&batch.rows, value_start);
+        if let Some(l) = query.limit.and_then(|l| usize::try_from(l).ok()) {
+            rows.truncate(l);
+        }
+        Ok(PullResult { columns, rows, skipped })
+    }
+
+    /// The key bytes a single-column key `value` has in `spec`'s format.
+    fn encode_key(&self, key: &[Column], spec: &FormatSpec, value: &Expr) -> Result<Option<Bytes>> {
+        let constant = self.planner().constant(value)?;
+        let empty = RecordBatch::try_new_with_options(
+            Arc::new(Schema::empty()),
+            vec![],
+            &arrow::array::RecordBatchOptions::new().with_row_count(Some(1)),
+        )?;
+        let empty = riffle_engine::Batch::new(empty, arrow::array::Int64Array::from(vec![0i64]));
+        let arr = riffle_engine::physical::expr::evaluate(&constant, &empty)?;
+        let v = Value::from_array(arr.as_ref(), 0);
+        if v.is_null() {
+            return Ok(None);
+        }
+        // A literal of another type (`ID = 10` on a STRING key) scans instead.
+        let Ok(a) = to_array_checked(&[v], &key[0].ty, true) else { return Ok(None) };
+        if a.null_count() > 0 {
+            return Ok(None);
+        }
+        let batch = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![Field::new(&key[0].name, key[0].ty.to_arrow(), true)])),
+            vec![a],
+        )?;
+        let fmt = engine_format(spec, key, true)?;
+        Ok(fmt.encode(&batch)?.pop().map(Bytes::from))
+    }
+
+    /// Replays the statements recorded in `topic` (creating it if needed),
+    /// then records every later DDL / persistent-query statement there.
+    /// Returns how many statements were replayed; one that fails now is
+    /// skipped with a warning (its error is returned in the list).
+    ///
+    /// # Errors
+    /// The topic cannot be created or read.
+    pub fn attach_command_topic(&mut self, topic: &str) -> Result<(usize, Vec<String>)> {
+        self.log
+            .ensure_topic(topic, &TopicConfig::default())
+            .map_err(|e| SqlError::Internal(format!("creating the command topic {topic}: {e}")))?;
+        let mut replayed = 0;
+        let mut failed = Vec::new();
+        for r in self.read_topic(topic)? {
+            let Some(v) = &r.value else { continue };
+            let cmd: Command = match serde_json::from_slice(v) {
+                Ok(c) => c,
+                Err(e) => {
+                    failed.push(format!("command at offset {}: not a command record: {e}", r.offset));
+                    continue;
+                }
+            };
+            let saved = std::mem::replace(&mut self.properties, cmd.properties);
+            let result = self.execute(&cmd.statement);
+            self.properties = saved;
+            match result {
+                Ok(_) => replayed += 1,
+                Err(e) => {
+                    tracing::warn!(offset = r.offset, statement = %cmd.statement, "command replay failed: {e}");
+                    failed.push(format!("command at offset {} ({}): {e}", r.offset, cmd.statement.trim()));
+                }
+            }
+        }
+        self.command_topic = Some(topic.to_string());
+        Ok((replayed, failed))
+    }
+
+    /// Appends a statement that succeeded to the command topic, if one is
+    /// attached.
+    pub(crate) fn record_command(&mut self, text: &str) -> Result<()> {
+        let Some(topic) = &self.command_topic else { return Ok(()) };
+        let cmd = Command { statement: text.to_string(), properties: self.properties.clone() };
+        let value = serde_json::to_vec(&cmd).map_err(|e| SqlError::Internal(format!("encoding a command: {e}")))?;
+        let rec = Record { key: None, value: Some(Bytes::from(value)), timestamp: None, headers: Vec::new() };
+        self.log
+            .append(topic, 0, &[rec])
+            .map_err(|e| SqlError::Internal(format!("appending to the command topic {topic}: {e}")))?;
+        Ok(())
+    }
+
+    /// Polls every query's tasks once; returns how many records were read.
+    /// A server calls this in a loop (and [`Session::commit`] now and then)
+    /// instead of [`Session::run`].
+    ///
+    /// # Errors
+    /// Query failures.
+    pub fn poll_once(&mut self) -> Result<usize> {
+        let mut read = 0;
+        for q in &mut self.queries {
+            for t in &mut q.tasks {
+                read += t.poll()?;
+            }
+        }
+        Ok(read)
+    }
+
+    /// Commits every query: stores flushed, source offsets committed.
+    ///
+    /// # Errors
+    /// Store or log failures.
+    pub fn commit(&mut self) -> Result<()> {
+        for q in &mut self.queries {
+            for t in &mut q.tasks {
+                t.commit()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets (`Some`) or unsets (`None`) a property; returns the old value.
+    pub fn set_property(&mut self, name: &str, value: Option<String>) -> Option<String> {
+        match value {
+            Some(v) => self.properties.insert(name.to_string(), v),
+            None => self.properties.remove(name),
+        }
+    }
+
+    /// The session's properties (`SET`).
+    pub fn properties(&self) -> &BTreeMap<String, String> {
+        &self.properties
+    }
+
+    /// The session's variables (`DEFINE`).
+    pub fn variables(&self) -> &BTreeMap<String, String> {
+        &self.variables
+    }
+
+    /// Every function: `(name, kind)` with kind `SCALAR`, `AGGREGATE` or
+    /// `TABLE`.
+    pub fn function_names(&self) -> Vec<(String, String)> {
+        self.functions.list().into_iter().map(|(n, k)| (n, k.to_string())).collect()
+    }
+
+    /// Persistent queries: `(id, sink, statement)`.
+    pub fn queries(&self) -> Vec<(String, String, String)> {
+        self.queries
+            .iter()
+            .filter(|q| !q.id.starts_with("transient_"))
+            .map(|q| (q.id.clone(), q.sink.clone(), q.sql.clone()))
+            .collect()
+    }
+}
+
+/// A command-topic record.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Command {
+    statement: String,
+    #[serde(default)]
+    properties: BTreeMap<String, String>,
+}
+
+/// The name of the first source of a relation (for query ids).
+fn source_name(r: &Relation) -> String {
+    match r {
+        Relation::Source { name, .. } => name.clone(),
+        Relation::Join { left, .. } => source_name(left),
+    }
+}
+
+/// The literal `key` is compared to when `w` is `key = literal` (either
+/// side), possibly inside an `AND`.
+fn key_literal<'a>(w: &'a Expr, key: &str) -> Option<&'a Expr> {
+    match w {
+        Expr::Binary { op: BinOp::Eq, left, right } => {
+            let is_key = |e: &Expr| matches!(e, Expr::Column { name, .. } if name == key);
+            let is_lit = |e: &Expr| matches!(e, Expr::Literal(_));
+            if is_key(left) && is_lit(right) {
+                Some(right)
+            } else if is_key(right) && is_lit(left) {
+                Some(left)
+            } else {
+                None
+            }
+        }
+        Expr::Binary { op: BinOp::And, left, right } => key_literal(left, key).or_else(|| key_literal(right, key)),
+        _ => None,
+    }
+}
