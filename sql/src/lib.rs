@@ -26,4 +26,4 @@ pub use error::{Result, SqlError};
 pub use types::SqlType;
 pub use value::Value;
 pub use session::{Executed, Session};
-pub use transient::{schema_string, PullResult, PushQuery, ResultColumn};
+pub use transient::{schema_string, PullResult, PushQuery, PushRow, ResultColumn};

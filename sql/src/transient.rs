@@ -77,21 +77,69 @@ pub struct PushQuery {
     pub limit: Option<usize>,
     value_format: FormatRef,
     value_schema: SchemaRef,
+    key_format: FormatRef,
+    key_schema: SchemaRef,
+    /// Whether the result is a table (its deletes are rows too).
+    table: bool,
+}
+
+/// One row of a push query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PushRow {
+    /// Values, in the order of [`PushQuery::columns`].
+    pub values: Vec<Value>,
+    /// A table row that left the result (a tombstone): only the columns
+    /// that repeat the key are set.
+    pub tombstone: bool,
 }
 
 impl PushQuery {
-    /// The rows carried by `records` of [`PushQuery::topic`]; deletes
-    /// (null values, a table row leaving the result) carry no row.
+    /// The rows carried by `records` of [`PushQuery::topic`], in order.
     ///
     /// # Errors
     /// A record that does not decode (a bug: this query wrote it).
-    pub fn rows(&self, records: &[StoredRecord]) -> Result<Vec<Vec<Value>>> {
+    pub fn rows(&self, records: &[StoredRecord]) -> Result<Vec<PushRow>> {
         let payloads: Vec<&[u8]> = records.iter().filter_map(|r| r.value.as_deref()).collect();
         let decoded = self.value_format.decode(&self.value_schema, &payloads)?;
         if let Some((i, why)) = decoded.errors.first() {
             return Err(SqlError::Internal(format!("push query {}: row {i} does not decode: {why}", self.id)));
         }
-        Ok(batch_rows(&decoded.batch, 0))
+        let mut values = batch_rows(&decoded.batch, 0).into_iter();
+        let mut out = Vec::with_capacity(records.len());
+        for r in records {
+            if r.value.is_some() {
+                if let Some(v) = values.next() {
+                    out.push(PushRow { values: v, tombstone: false });
+                }
+                continue;
+            }
+            // A stream has nothing to delete: a null value is no row.
+            if self.table {
+                out.push(PushRow { values: self.tombstone_values(r.key.as_deref()), tombstone: true });
+            }
+        }
+        Ok(out)
+    }
+
+    /// A tombstone's row: key columns from the record key, NULL elsewhere.
+    fn tombstone_values(&self, key: Option<&[u8]>) -> Vec<Value> {
+        let mut key_values: Vec<(String, Value)> = Vec::new();
+        if let Some(k) = key {
+            if let Ok(d) = self.key_format.decode(&self.key_schema, &[k]) {
+                if d.errors.is_empty() && d.batch.num_rows() == 1 {
+                    for (f, c) in self.key_schema.fields().iter().zip(d.batch.columns()) {
+                        key_values.push((f.name().clone(), Value::from_array(c.as_ref(), 0)));
+                    }
+                }
+            }
+        }
+        self.columns
+            .iter()
+            .map(|c| {
+                let from_key = c.key.then(|| key_values.iter().find(|(n, _)| n == &c.name)).flatten();
+                from_key.map_or(Value::Null, |(_, v)| v.clone())
+            })
+            .collect()
     }
 }
 
@@ -104,6 +152,9 @@ pub struct PullResult {
     pub rows: Vec<Vec<Value>>,
     /// Records of the snapshot that did not decode (skipped).
     pub skipped: u64,
+    /// Whether the source is a table (its key columns are marked `KEY` in
+    /// the result header).
+    pub table: bool,
 }
 
 /// A table's latest record per key, caught up to a position in its topic.
@@ -210,6 +261,7 @@ impl Session {
         let json = FormatSpec::new(FormatKind::Json);
         let key_format = engine_format(&json, &planned.key, true)
             .or_else(|_| engine_format(&FormatSpec::new(FormatKind::Kafka), &planned.key, true))?;
+        let query_key_format = key_format.clone();
         let value_format = engine_format(&json, &planned.value, false)?;
         let plan = planned.plan.sink(&topic, key_format, value_format.clone())?.build();
         let plan_for_query = plan.clone();
@@ -226,6 +278,7 @@ impl Session {
         self.start_query(id.clone(), text, &topic, plan_for_query, start)?;
         let meta = plan.meta();
         let value_schema = Arc::new(Schema::new(meta.schema.fields()[meta.value_start()..].to_vec()));
+        let key_schema = Arc::new(Schema::new(meta.schema.fields()[..meta.key_len].to_vec()));
         Ok(PushQuery {
             id,
             topic,
@@ -233,6 +286,9 @@ impl Session {
             limit: query.limit.and_then(|l| usize::try_from(l).ok()),
             value_format,
             value_schema,
+            key_format: query_key_format,
+            key_schema,
+            table: planned.kind == SourceKind::Table,
         })
     }
 
@@ -252,7 +308,7 @@ impl Session {
     /// joins, windowed tables), expression errors.
     pub fn pull(&mut self, query: &Query) -> Result<PullResult> {
         let Relation::Source { name, .. } = &query.from else {
-            return Err(SqlError::semantic("Pull queries don't support JOIN clauses."));
+            return Err(SqlError::semantic("Pull queries don't support JOIN clauses. See https://cnfl.io/queries for more info.\nAdd EMIT CHANGES if you intended to issue a push query."));
         };
         let src = self
             .catalog
@@ -260,13 +316,13 @@ impl Session {
             .cloned()
             .ok_or_else(|| SqlError::semantic(format!("{name} does not exist.")))?;
         if !query.group_by.is_empty() {
-            return Err(SqlError::semantic("Pull queries don't support GROUP BY clauses."));
+            return Err(SqlError::semantic("Pull queries don't support GROUP BY clauses. See https://cnfl.io/queries for more info.\nAdd EMIT CHANGES if you intended to issue a push query."));
         }
         if query.window.is_some() {
-            return Err(SqlError::semantic("Pull queries don't support WINDOW clauses."));
+            return Err(SqlError::semantic("Pull queries don't support WINDOW clauses. See https://cnfl.io/queries for more info.\nAdd EMIT CHANGES if you intended to issue a push query."));
         }
-        if query.partition_by.len() > 0 {
-            return Err(SqlError::semantic("Pull queries don't support PARTITION BY clauses."));
+        if !query.partition_by.is_empty() {
+            return Err(SqlError::semantic("Pull queries don't support PARTITION BY clauses. See https://cnfl.io/queries for more info.\nAdd EMIT CHANGES if you intended to issue a push query."));
         }
         if src.window.is_some() {
             return Err(SqlError::semantic(format!(
@@ -306,7 +362,7 @@ impl Session {
         if let Some(l) = query.limit.and_then(|l| usize::try_from(l).ok()) {
             rows.truncate(l);
         }
-        Ok(PullResult { columns, rows, skipped })
+        Ok(PullResult { columns, rows, skipped, table: src.kind == SourceKind::Table })
     }
 
     /// The key bytes a single-column key `value` has in `spec`'s format.

@@ -11,6 +11,7 @@ mod perf;
 mod produce;
 mod qtt;
 mod quickstart;
+mod rqtt;
 mod server;
 mod shell;
 mod test;
@@ -56,6 +57,9 @@ enum Command {
     /// The SQL shell (like the ksql CLI): against a server with --server,
     /// else embedded on --data-dir.
     Sql(shell::ShellArgs),
+    /// Run ksqlDB REST query-validation test files (RQTT) against
+    /// in-process servers.
+    Rqtt(rqtt::RqttArgs),
     /// Run ksqlDB query-validation test files (QTT) against the SQL layer.
     Qtt(qtt::QttArgs),
     /// Run a SQL script over input records and check the outputs
@@ -86,6 +90,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Broker(a) => broker::run(a).await,
         Command::Server(a) => server::run(a).await,
         Command::Sql(a) => shell::run(a).await,
+        Command::Rqtt(a) => rqtt::run(a).await,
         Command::Qtt(a) => qtt::run(a).await,
         Command::Test(a) => test::run(a).await,
     }

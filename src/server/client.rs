@@ -33,6 +33,8 @@ pub struct QueryRows {
     body: Incoming,
     buf: Vec<u8>,
     done: bool,
+    /// Lines are elements of one JSON array (`[`/`,` before, `]` after).
+    array: bool,
 }
 
 impl QueryRows {
@@ -47,17 +49,28 @@ impl QueryRows {
             if let Some(pos) = self.buf.iter().position(|b| *b == b'\n') {
                 let line: Vec<u8> = self.buf.drain(..=pos).collect();
                 let line = String::from_utf8_lossy(&line);
-                if line.trim().is_empty() {
+                let mut text = line.trim();
+                if self.array {
+                    text = text.trim_start_matches(['[', ',']).trim_end_matches([']', ',']).trim();
+                }
+                if text.is_empty() {
                     continue;
                 }
-                return Ok(Some(serde_json::from_str(line.trim()).with_context(|| format!("bad row line: {line}"))?));
+                return Ok(Some(serde_json::from_str(text).with_context(|| format!("bad row line: {line}"))?));
             }
             if self.done {
                 if self.buf.iter().all(u8::is_ascii_whitespace) {
                     return Ok(None);
                 }
-                let rest = std::mem::take(&mut self.buf);
-                return Ok(Some(serde_json::from_slice(&rest).context("bad final row line")?));
+                let rest = String::from_utf8_lossy(&std::mem::take(&mut self.buf)).into_owned();
+                let mut text = rest.trim();
+                if self.array {
+                    text = text.trim_start_matches(['[', ',']).trim_end_matches([']', ',']).trim();
+                    if text.is_empty() {
+                        return Ok(None);
+                    }
+                }
+                return Ok(Some(serde_json::from_str(text).context("bad final row line")?));
             }
             match self.body.frame().await {
                 Some(frame) => {
@@ -138,6 +151,24 @@ impl RestClient {
         self.whole("POST", "/query", Some(&json!({"ksql": sql, "streamsProperties": properties}))).await
     }
 
+    /// `POST /query` as it arrives: each [`QueryRows::next`] is one element
+    /// of the JSON array (`{"header":…}`, `{"row":…}`, `{"finalMessage":…}`),
+    /// relying on the server writing one element per line as ksqlDB and
+    /// Riffle do. An error status comes back as `Err`.
+    ///
+    /// # Errors
+    /// Connection failures, an error response.
+    pub async fn query_elements(&self, sql: &str, properties: &Json) -> anyhow::Result<Result<QueryRows, RestResponse>> {
+        let (status, body) =
+            self.send("POST", "/query", Some(&json!({"ksql": sql, "streamsProperties": properties})), "application/json").await?;
+        if status >= 400 {
+            let bytes = body.collect().await?.to_bytes();
+            let body = serde_json::from_slice(&bytes).unwrap_or(Json::Null);
+            return Ok(Err(RestResponse { status, body }));
+        }
+        Ok(Ok(QueryRows { body, buf: Vec::new(), done: false, array: true }))
+    }
+
     /// `POST /query-stream`: rows as they arrive. An error status comes
     /// back as `Err` with the server's message.
     ///
@@ -155,7 +186,7 @@ impl RestClient {
                 .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
             anyhow::bail!("{msg}");
         }
-        Ok(QueryRows { body, buf: Vec::new(), done: false })
+        Ok(QueryRows { body, buf: Vec::new(), done: false, array: false })
     }
 
     /// `POST /close-query`.

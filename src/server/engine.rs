@@ -248,6 +248,16 @@ impl Engine {
         session.execute(&text).map(|_| ()).map_err(|e| RequestError::statement(sql_message(&e), &text))
     }
 
+    /// Runs `f` on the session, under the engine's lock (for in-process
+    /// use: producing test inputs, inspecting the catalog).
+    ///
+    /// # Errors
+    /// The engine failed earlier.
+    pub fn with_session<T>(&self, f: impl FnOnce(&mut Session) -> T) -> Result<T, RequestError> {
+        let mut s = self.session()?;
+        Ok(f(&mut s))
+    }
+
     /// Stops the driver and commits every query.
     pub fn shutdown(&self) {
         self.shared.stop.store(true, Ordering::SeqCst);

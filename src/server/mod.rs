@@ -22,6 +22,7 @@
 pub mod client;
 mod engine;
 mod rest;
+pub mod rqtt;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

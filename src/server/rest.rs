@@ -246,7 +246,14 @@ impl Shape {
     }
 
     fn row(self, row: &[Value]) -> String {
+        self.row_with(row, false)
+    }
+
+    /// A row; `tombstone` marks a table row that left the result (ksqlDB's
+    /// `/query` says so; the delimited format has no place for it).
+    fn row_with(self, row: &[Value], tombstone: bool) -> String {
         match self {
+            Shape::V1 if tombstone => format!(",\n{}", json!({"row": {"columns": row_json(row), "tombstone": true}})),
             Shape::V1 => format!(",\n{}", json!({"row": {"columns": row_json(row)}})),
             Shape::Delimited => format!("{}\n", row_json(row)),
             Shape::JsonArray => format!(",\n{}", row_json(row)),
@@ -311,11 +318,12 @@ async fn run_query(state: AppState, sql: String, props: BTreeMap<String, String>
 
 fn pull_response(result: &PullResult, shape: Shape) -> Response {
     let id = format!("query_{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
-    let mut out = shape.header(&id, &result.columns, true);
+    let mut out = shape.header(&id, &result.columns, result.table);
     for row in &result.rows {
         out.push_str(&shape.row(row));
     }
-    out.push_str(&shape.end(None));
+    // A pull query over a stream is a bounded scan: ksqlDB says when it ends.
+    out.push_str(&shape.end((!result.table).then_some("Query Completed")));
     (StatusCode::OK, [(header::CONTENT_TYPE, shape.content_type())], out).into_response()
 }
 
@@ -366,7 +374,6 @@ async fn tail_push(
             }
             continue;
         }
-        records.sort_by_key(|r| (r.timestamp, r.offset));
         let rows = match push.rows(&records) {
             Ok(r) => r,
             Err(e) => {
@@ -375,7 +382,10 @@ async fn tail_push(
             }
         };
         for row in rows {
-            if tx.send(send(shape.row(&row))).await.is_err() {
+            if row.tombstone && shape != Shape::V1 {
+                continue;
+            }
+            if tx.send(send(shape.row_with(&row.values, row.tombstone))).await.is_err() {
                 break 'outer;
             }
             sent += 1;
