@@ -51,7 +51,13 @@ fn qtt_conformance() {
     let _ = std::fs::write(tmp.join("qtt-cases.txt"), lines.join("\n") + "\n");
     if std::env::var_os("RIFFLE_WRITE_CONFORMANCE").is_some() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("CONFORMANCE.md");
-        std::fs::write(&path, report::conformance_markdown(&results)).expect("CONFORMANCE.md is writable");
+        // Keep the REST (RQTT) section that tests/rqtt_conformance.rs writes.
+        let old = std::fs::read_to_string(&path).unwrap_or_default();
+        let rqtt = match (old.find("<!-- rqtt:begin -->"), old.find("<!-- rqtt:end -->")) {
+            (Some(b), Some(e)) if b < e => format!("\n{}\n", &old[b..e + "<!-- rqtt:end -->".len()]),
+            _ => String::new(),
+        };
+        std::fs::write(&path, report::conformance_markdown(&results) + &rqtt).expect("CONFORMANCE.md is writable");
         println!("wrote {}", path.display());
     }
     let (passed, _, _) = qtt::counts(&results);
