@@ -361,7 +361,10 @@ async fn tail_push(
                     records.extend(f.records);
                 }
                 Err(e) => {
-                    tracing::warn!(query = %push.id, "push query read failed: {e}");
+                    // Closed meanwhile (`/close-query`): its topic is gone.
+                    if engine.has_query(&push.id) {
+                        tracing::warn!(query = %push.id, "push query read failed: {e}");
+                    }
                     break 'outer;
                 }
             }

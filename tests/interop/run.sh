@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Interop tests: real Kafka clients (kcat, confluent-kafka, kafka-python,
-# aiokafka) against a freshly started `riffle broker`.
+# aiokafka) against a freshly started `riffle broker`, and ksqlDB's Python
+# clients (ksql-python-ng, ksqldb) against a freshly started `riffle server`
+# (its REST API; skipped for BROKER_KIND=tansu and for BROKER=…).
 #
 #   tests/interop/run.sh            install clients, build, run everything
 #   SKIP_INSTALL=1 tests/interop/run.sh   clients already installed
@@ -24,11 +26,15 @@ if [ -z "${SKIP_INSTALL:-}" ]; then
     apt-get update -qq && apt-get install -y -qq kcat >/dev/null
   fi
   python3 -m pip install -q confluent-kafka 'kafka-python' aiokafka lz4 python-snappy zstandard crc32c cramjam
+  # ksql-python-ng 0.29 passes `cert=` to httpx, which httpx 0.28 removed.
+  python3 -m pip install -q ksql-python-ng ksqldb 'httpx[http2]<0.28'
 fi
 
 BROKER_PID=""
+SERVER_PID=""
 cleanup() {
   if [ -n "$BROKER_PID" ]; then kill "$BROKER_PID" 2>/dev/null || true; wait "$BROKER_PID" 2>/dev/null || true; fi
+  if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
   [ -n "${DATA:-}" ] && rm -rf "$DATA"
 }
 trap cleanup EXIT
@@ -72,6 +78,25 @@ run kcat "$HERE/kcat_test.sh" "$BROKER"
 run confluent-kafka timeout 600 python3 "$HERE/confluent_test.py" "$BROKER"
 run kafka-python timeout 600 python3 "$HERE/kafka_python_test.py" "$BROKER"
 run aiokafka timeout 600 python3 "$HERE/aiokafka_test.py" "$BROKER"
+
+# ksqlDB's REST clients against `riffle server` (our own broker only).
+if [ -n "$BROKER_PID" ] && [ "${BROKER_KIND:-riffle}" = riffle ]; then
+  "$CARGO_TARGET_DIR/release/riffle" server --data-dir "$DATA/server" --rest 127.0.0.1:0 --no-kafka \
+    >"$DATA/server.out" 2>"$DATA/server.err" &
+  SERVER_PID=$!
+  REST=""
+  for _ in $(seq 1 100); do
+    REST=$(sed -n 's/^riffle server: REST API on //p' "$DATA/server.out")
+    [ -n "$REST" ] && break
+    sleep 0.1
+  done
+  if [ -n "$REST" ]; then
+    echo "interop: testing the REST API at $REST"
+    run ksql-clients timeout 300 python3 "$HERE/ksql_clients_test.py" "$REST"
+  else
+    echo "riffle server did not start:"; cat "$DATA/server.err"; FAILED+=(server-start)
+  fi
+fi
 
 if [ -n "$BROKER_PID" ] && ! kill -0 "$BROKER_PID" 2>/dev/null; then
   echo "the broker died during the tests:"; tail -20 "$DATA/broker.err"; FAILED+=(broker-alive)
