@@ -11,6 +11,7 @@ mod consume;
 mod disk;
 mod latency;
 mod produce;
+mod pull;
 mod state;
 mod workload;
 
@@ -18,6 +19,7 @@ use clap::Subcommand;
 
 pub use consume::ConsumePerfArgs;
 pub use produce::ProducePerfArgs;
+pub use pull::PullPerfArgs;
 pub use state::StatePerfArgs;
 pub use workload::WorkloadPerfArgs;
 
@@ -32,6 +34,9 @@ pub enum PerfCommand {
     /// State stores: puts through store + changelog vs raw RocksDB, gets,
     /// scans, restore, peak RSS.
     State(StatePerfArgs),
+    /// Pull-query key lookups on a large table: in process (latency) and
+    /// over the REST API (lookups/s).
+    Pull(PullPerfArgs),
     /// The engine end to end on pre-loaded events: W1 (windowed count and
     /// sum per user, emit final) or F1 (filter + project).
     Workload(WorkloadPerfArgs),
@@ -46,6 +51,7 @@ pub async fn run(cmd: PerfCommand) -> anyhow::Result<()> {
         PerfCommand::Produce(a) => produce::run(a).await,
         PerfCommand::Consume(a) => consume::run(a).await,
         PerfCommand::State(a) => tokio::task::block_in_place(|| state::run(a)),
+        PerfCommand::Pull(a) => pull::run(a).await,
         PerfCommand::Workload(a) => tokio::task::block_in_place(|| workload::run(a)),
     }
 }
