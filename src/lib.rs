@@ -32,4 +32,5 @@ pub use riffle_log as log;
 pub use riffle_sql as sql;
 pub use riffle_state as state;
 
+pub mod nexmark;
 pub mod server;

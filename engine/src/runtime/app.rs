@@ -299,11 +299,17 @@ fn run_thread(
     status.lock()[n].started = true;
     let mut last_commit = Instant::now();
     let mut last_tick = Instant::now();
+    // Records processed since the last commit: an idle thread commits them
+    // before it reports idle, so that what operator caches hold reaches
+    // the output (and downstream queries) without waiting for the next
+    // commit interval.
+    let mut uncommitted = false;
     while !stop.load(Ordering::SeqCst) {
         let mut read = 0;
         for t in &mut tasks {
             read += t.poll()?;
         }
+        uncommitted |= read > 0;
         if last_tick.elapsed() >= Duration::from_millis(100) {
             let now = now_ms();
             for t in &mut tasks {
@@ -311,11 +317,19 @@ fn run_thread(
             }
             last_tick = Instant::now();
         }
-        if last_commit.elapsed() >= config.commit_interval {
+        if last_commit.elapsed() >= config.commit_interval || (read == 0 && uncommitted) {
             for t in &mut tasks {
                 t.commit()?;
             }
             last_commit = Instant::now();
+            if read == 0 && uncommitted {
+                // The commit may have flushed cached rows into topics
+                // this thread reads: look again before reporting idle.
+                uncommitted = false;
+                status.lock()[n].idle = false;
+                continue;
+            }
+            uncommitted = false;
         }
         if read == 0 {
             let mut lag = 0;

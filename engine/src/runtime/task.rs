@@ -248,7 +248,8 @@ impl StreamTask {
     }
 
     /// Reads and processes what the inputs have (about `max_poll_bytes` per
-    /// input). Returns the number of records read.
+    /// input). Returns the number of records read, or processed from
+    /// earlier reads if more (0: nothing was left to do).
     ///
     /// # Errors
     /// Log, store or operator failures: the task must be closed and
@@ -276,13 +277,21 @@ impl StreamTask {
         }
         // Several inputs (joins, merges): process in event-time order, in
         // runs from one input, while every input that has data buffered
-        // still has some (Kafka Streams' partition-group choice).
-        loop {
-            let mut best: Option<(usize, i64)> = None;
+        // still has some (Kafka Streams' partition-group choice). An input
+        // that runs dry stops the pass: the next poll refills it before the
+        // others move further ahead in event time.
+        let had_data: Vec<bool> = self.sources.iter().map(|s| !s.buffered.is_empty()).collect();
+        let mut processed = 0;
+        // On equal timestamps a table's update goes first, so that a stream
+        // record joined against the table sees rows of its own time.
+        let rank = |s: &TaskSource, ts: i64| (ts, s.decoder.spec().kind == crate::plan::Kind::Stream);
+        while !self.sources.iter().zip(&had_data).any(|(s, &had)| had && s.buffered.is_empty()) {
+            let mut best: Option<(usize, (i64, bool))> = None;
             for (i, s) in self.sources.iter().enumerate() {
                 if let Some(r) = s.buffered.front() {
-                    if best.is_none_or(|(_, t)| r.timestamp < t) {
-                        best = Some((i, r.timestamp));
+                    let k = rank(s, r.timestamp);
+                    if best.is_none_or(|(_, b)| k < b) {
+                        best = Some((i, k));
                     }
                 }
             }
@@ -292,21 +301,22 @@ impl StreamTask {
                 .iter()
                 .enumerate()
                 .filter(|(j, _)| *j != i)
-                .filter_map(|(_, s)| s.buffered.front().map(|r| r.timestamp))
-                .min()
-                .unwrap_or(i64::MAX);
+                .filter_map(|(_, s)| s.buffered.front().map(|r| rank(s, r.timestamp)))
+                .min();
             let mut run = Vec::new();
             while let Some(r) = self.sources[i].buffered.front() {
-                if !run.is_empty() && r.timestamp > limit {
+                if !run.is_empty() && limit.is_some_and(|l| rank(&self.sources[i], r.timestamp) > l) {
                     break;
                 }
                 if let Some(r) = self.sources[i].buffered.pop_front() {
                     run.push(r);
                 }
             }
+            processed += run.len();
             self.process(i, &run)?;
         }
-        Ok(read)
+        // Records left buffered count as work, so that callers poll again.
+        Ok(read.max(processed))
     }
 
     /// Tells punctuating operators the wall-clock time.

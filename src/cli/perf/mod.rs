@@ -1,4 +1,4 @@
-//! `riffle perf produce | consume | state`: end-to-end throughput and latency of the
+//! `riffle perf produce | consume | state | workload | nexmark`: end-to-end throughput and latency of the
 //! embedded log and the state stores, in the spirit of `kafka-producer-perf-test` and
 //! `kafka-consumer-perf-test`.
 //!
@@ -10,6 +10,7 @@
 mod consume;
 mod disk;
 mod latency;
+mod nexmark;
 mod produce;
 mod pull;
 mod state;
@@ -18,6 +19,7 @@ mod workload;
 use clap::Subcommand;
 
 pub use consume::ConsumePerfArgs;
+pub use nexmark::NexmarkPerfArgs;
 pub use produce::ProducePerfArgs;
 pub use pull::PullPerfArgs;
 pub use state::StatePerfArgs;
@@ -40,6 +42,9 @@ pub enum PerfCommand {
     /// The engine end to end on pre-loaded events: W1 (windowed count and
     /// sum per user, emit final) or F1 (filter + project).
     Workload(WorkloadPerfArgs),
+    /// Nexmark queries (q0–q5, q7, q8) as ksqlDB SQL on generated
+    /// person / auction / bid events; events/s and peak RSS per query.
+    Nexmark(NexmarkPerfArgs),
 }
 
 /// Runs a perf command.
@@ -53,6 +58,7 @@ pub async fn run(cmd: PerfCommand) -> anyhow::Result<()> {
         PerfCommand::State(a) => tokio::task::block_in_place(|| state::run(a)),
         PerfCommand::Pull(a) => pull::run(a).await,
         PerfCommand::Workload(a) => tokio::task::block_in_place(|| workload::run(a)),
+        PerfCommand::Nexmark(a) => tokio::task::block_in_place(|| nexmark::run(a)),
     }
 }
 
