@@ -2,7 +2,11 @@
 //! Creates a `pageviews` topic, produces ~10,000 JSON pageviews keyed by
 //! user id, reads them back through a consumer group, commits, and shows
 //! the figures, then runs a streams app that counts views per page (step
-//! 5), and shows what to try next.
+//! 5). Step 6 starts the SQL engine with its REST API on the same log,
+//! declares a stream over the topic and a `CREATE TABLE … AS SELECT …
+//! WINDOW TUMBLING … GROUP BY` query, watches the live table change while
+//! new pageviews arrive for a few seconds (a push query), answers a pull
+//! query, and shows what to try next.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -97,7 +101,107 @@ async fn tour(log: Log) -> anyhow::Result<()> {
     if total != RECORDS as i64 {
         anyhow::bail!("the streams app counted {total} of {RECORDS} pageviews; this is a bug in riffle");
     }
+    sql_tour(&log).await
+}
+
+/// Seconds of live pageviews in step 7.
+const LIVE_SECONDS: u64 = 3;
+
+/// Steps 6–8: SQL over the same topic, through the REST API.
+async fn sql_tour(log: &Log) -> anyhow::Result<()> {
+    use riffle::server::{RestClient, Server, ServerConfig};
+    use serde_json::json;
+
+    let config = ServerConfig { rest: "127.0.0.1:0".parse()?, kafka: None, ..ServerConfig::default() };
+    let server = Server::start(log.clone(), log.dir(), config).await?;
+    let client = RestClient::new(server.rest_addr());
+    println!("\n6. Started the SQL engine (ksqlDB-compatible REST API on http://{}) and ran:", server.rest_addr());
+    let statements = [
+        "CREATE STREAM pageviews_stream (user STRING KEY, page STRING, ts BIGINT, view_id INT) \
+         WITH (kafka_topic='pageviews', value_format='JSON', timestamp='ts');",
+        "CREATE TABLE views_per_page AS SELECT page, COUNT(*) AS views, COUNT_DISTINCT(user) AS users \
+         FROM pageviews_stream WINDOW TUMBLING (SIZE 1 HOUR) GROUP BY page EMIT CHANGES;",
+    ];
+    for sql in statements {
+        let r = client.ksql(sql, &json!({})).await?;
+        if r.status != 200 {
+            anyhow::bail!("the quickstart's statement failed: {}: {}", sql, r.body["message"]);
+        }
+        println!("   {sql}\n     → {}", r.body[0]["commandStatus"]["message"].as_str().unwrap_or("ok"));
+    }
+
+    // 7. A push query shows every change while new pageviews arrive.
+    let mut rows = client.query_stream("SELECT page, views, users FROM views_per_page EMIT CHANGES;", &json!({})).await?;
+    let meta = rows.next().await?.ok_or_else(|| anyhow::anyhow!("the push query returned no header"))?;
+    let producer_log = log.clone();
+    let producing = tokio::task::spawn_blocking(move || live_pageviews(&producer_log));
+    let mut latest: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    let mut updates = 0u64;
+    let mut next_print = Instant::now() + Duration::from_secs(1);
+    let end = Instant::now() + Duration::from_secs(LIVE_SECONDS) + Duration::from_millis(500);
+    println!("7. Live: a push query (SELECT page, views, users FROM views_per_page EMIT CHANGES) while new pageviews arrive:");
+    while Instant::now() < end {
+        match tokio::time::timeout(Duration::from_millis(100), rows.next()).await {
+            Ok(Ok(Some(row))) => {
+                if let (Some(page), Some(views), Some(users)) = (row[0].as_str(), row[1].as_i64(), row[2].as_i64()) {
+                    latest.insert(page.to_string(), (views, users));
+                    updates += 1;
+                }
+            }
+            Ok(Ok(None)) => break,
+            Ok(Err(e)) => return Err(e),
+            Err(_) => {}
+        }
+        if Instant::now() >= next_print {
+            let line: Vec<String> = latest.iter().map(|(p, (v, _))| format!("{p} {v}")).collect();
+            println!("   {updates:>5} updates so far · views in this hour: {}", line.join(" · "));
+            next_print += Duration::from_secs(1);
+        }
+    }
+    if let Some(id) = meta["queryId"].as_str() {
+        client.close_query(id).await?;
+    }
+    let live = producing.await.context("live producer")??;
+    println!("   ({live} new pageviews in {LIVE_SECONDS} s; the table changed {updates} times)");
+
+    // 8. A pull query reads the table's current state.
+    let r = client.query("SELECT page, WINDOWSTART, views, users FROM views_per_page WHERE page = '/checkout';", &json!({})).await?;
+    if r.status != 200 {
+        anyhow::bail!("the quickstart's pull query failed: {}", r.body["message"]);
+    }
+    println!("8. Pull query: SELECT page, WINDOWSTART, views, users FROM views_per_page WHERE page = '/checkout';");
+    for e in r.body.as_array().into_iter().flatten() {
+        if let Some(schema) = e["header"]["schema"].as_str() {
+            println!("   {schema}");
+        }
+        if let Some(cols) = e["row"]["columns"].as_array() {
+            println!("   {}", cols.iter().map(ToString::to_string).collect::<Vec<_>>().join(" | "));
+        }
+    }
+    server.shutdown().await;
     Ok(())
+}
+
+/// Produces pageviews for [`LIVE_SECONDS`] seconds (about 200 a second);
+/// returns how many.
+fn live_pageviews(log: &Log) -> anyhow::Result<u64> {
+    const PAGES: [&str; 3] = ["/checkout", "/cart", "/products/42"];
+    let producer = Producer::new(log, ProducerConfig::default())?;
+    let mut rng = rand::thread_rng();
+    let started = Instant::now();
+    let mut n = 0u64;
+    while started.elapsed() < Duration::from_secs(LIVE_SECONDS) {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+        let user = format!("user-{}", rng.gen_range(0..200));
+        let page = PAGES[rng.gen_range(0..PAGES.len())];
+        let value = serde_json::json!({ "user": user, "page": page, "ts": now, "view_id": RECORDS as u64 + n });
+        producer.send(TOPIC, Record::keyed(user, value.to_string()))?;
+        producer.flush()?;
+        n += 1;
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    producer.close()?;
+    Ok(n)
 }
 
 /// Step 5: a stream application on the same log, counting views per page
@@ -209,6 +313,9 @@ fn print_next_steps(dir: &std::path::Path) {
          \n  echo 'user-1:{{\"page\":\"/\"}}' | riffle produce {TOPIC} --key-separator : --data-dir {d}\
          \n  riffle groups describe {GROUP} --data-dir {d}      # lag is now 1\
          \n  riffle consume pageviews-per-page --from-beginning --print-key --data-dir {d}\
+         \n  riffle sql --data-dir {d} -e 'SHOW TABLES;'\
+         \n  riffle sql --data-dir {d}      # then: SELECT * FROM views_per_page EMIT CHANGES;\
+         \n  riffle server --data-dir {d}   # REST on 127.0.0.1:8088, Kafka on 127.0.0.1:9092\
          \n  riffle perf produce --data-dir {d} --records 1000000 --record-size 100 --partitions 1 --durability none\
          \n\nRemove the directory when done: rm -r {d}"
     );

@@ -128,27 +128,34 @@ pub async fn run(args: PullPerfArgs) -> anyhow::Result<()> {
         args.lookups
     ));
 
-    // 3. Over REST.
+    // 3. Over REST: first GET /healthcheck (the HTTP floor of this
+    // machine and client), then the lookups, same clients and duration.
     let addr = server.rest_addr();
-    let done = Arc::new(AtomicU64::new(0));
-    let deadline = Instant::now() + Duration::from_secs(args.rest_seconds);
-    let mut tasks = Vec::new();
-    for _ in 0..args.clients {
-        let done = done.clone();
-        let keys = args.keys;
-        tasks.push(tokio::spawn(async move { rest_client(addr, keys, deadline, done).await }));
+    let mut rates = Vec::new();
+    for lookups in [false, true] {
+        let done = Arc::new(AtomicU64::new(0));
+        let deadline = Instant::now() + Duration::from_secs(args.rest_seconds);
+        let mut tasks = Vec::new();
+        for _ in 0..args.clients {
+            let done = done.clone();
+            let keys = args.keys;
+            tasks.push(tokio::spawn(async move { rest_client(addr, keys, deadline, done, lookups).await }));
+        }
+        let started = Instant::now();
+        for t in tasks {
+            t.await.context("REST client task")??;
+        }
+        let rate = done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
+        say(format!(
+            "over REST, {}: {} clients, {} requests in {:.1} s: {rate:.0}/s",
+            if lookups { "pull-query lookups" } else { "GET /healthcheck (HTTP floor)" },
+            args.clients,
+            done.load(Ordering::Relaxed),
+            started.elapsed().as_secs_f64()
+        ));
+        rates.push(rate);
     }
-    let started = Instant::now();
-    for t in tasks {
-        t.await.context("REST client task")??;
-    }
-    let rest_rate = done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
-    say(format!(
-        "over REST: {} clients, {} lookups in {:.1} s: {rest_rate:.0} lookups/s",
-        args.clients,
-        done.load(Ordering::Relaxed),
-        started.elapsed().as_secs_f64()
-    ));
+    let (http_floor, rest_rate) = (rates[0], rates[1]);
     server.shutdown().await;
     log.close()?;
     let _ = std::fs::remove_dir_all(&dir);
@@ -158,7 +165,7 @@ pub async fn run(args: PullPerfArgs) -> anyhow::Result<()> {
             serde_json::json!({
                 "keys": args.keys, "materialize_s": materialize_s,
                 "in_process_lookups_per_s": in_process_rate, "p50_ms": p50, "p99_ms": p99, "p999_ms": p999,
-                "rest_clients": args.clients, "rest_lookups_per_s": rest_rate,
+                "rest_clients": args.clients, "rest_lookups_per_s": rest_rate, "rest_healthcheck_per_s": http_floor,
             })
         );
     }
@@ -166,7 +173,13 @@ pub async fn run(args: PullPerfArgs) -> anyhow::Result<()> {
 }
 
 /// One keep-alive connection sending lookups until `deadline`.
-async fn rest_client(addr: std::net::SocketAddr, keys: u64, deadline: Instant, done: Arc<AtomicU64>) -> anyhow::Result<()> {
+async fn rest_client(
+    addr: std::net::SocketAddr,
+    keys: u64,
+    deadline: Instant,
+    done: Arc<AtomicU64>,
+    lookups: bool,
+) -> anyhow::Result<()> {
     let stream = tokio::net::TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
@@ -176,19 +189,23 @@ async fn rest_client(addr: std::net::SocketAddr, keys: u64, deadline: Instant, d
     let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::from_entropy();
     while Instant::now() < deadline {
         let i = rng.gen_range(0..keys);
-        let body = serde_json::json!({"ksql": format!("SELECT v FROM kv WHERE id = '{}';", key(i))}).to_string();
-        let req = hyper::Request::builder()
-            .method("POST")
-            .uri("/query")
-            .header("host", addr.to_string())
-            .header("content-type", "application/vnd.ksql.v1+json")
-            .body(Full::new(Bytes::from(body)))?;
+        let req = if lookups {
+            let body = serde_json::json!({"ksql": format!("SELECT v FROM kv WHERE id = '{}';", key(i))}).to_string();
+            hyper::Request::builder()
+                .method("POST")
+                .uri("/query")
+                .header("host", addr.to_string())
+                .header("content-type", "application/vnd.ksql.v1+json")
+                .body(Full::new(Bytes::from(body)))?
+        } else {
+            hyper::Request::builder().method("GET").uri("/healthcheck").header("host", addr.to_string()).body(Full::new(Bytes::new()))?
+        };
         sender.ready().await?;
         let resp = sender.send_request(req).await?;
         let status = resp.status();
         let bytes = resp.into_body().collect().await?.to_bytes();
         let text = String::from_utf8_lossy(&bytes);
-        if !status.is_success() || !text.contains(&format!("[{i}]")) {
+        if !status.is_success() || (lookups && !text.contains(&format!("[{i}]"))) {
             anyhow::bail!("REST lookup of {} got {status}: {text}", key(i));
         }
         done.fetch_add(1, Ordering::Relaxed);
