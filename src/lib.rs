@@ -33,4 +33,5 @@ pub use riffle_sql as sql;
 pub use riffle_state as state;
 
 pub mod nexmark;
+pub mod progress;
 pub mod server;

@@ -400,12 +400,28 @@ impl Session {
     /// # Errors
     /// The topic cannot be created or read.
     pub fn attach_command_topic(&mut self, topic: &str) -> Result<(usize, Vec<String>)> {
+        self.attach_command_topic_with_progress(topic, &mut |_, _| {})
+    }
+
+    /// [`Session::attach_command_topic`], calling `progress(done, total)`
+    /// after each replayed command.
+    ///
+    /// # Errors
+    /// As [`Session::attach_command_topic`].
+    pub fn attach_command_topic_with_progress(
+        &mut self,
+        topic: &str,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<(usize, Vec<String>)> {
         self.log
             .ensure_topic(topic, &TopicConfig::default())
             .map_err(|e| SqlError::Internal(format!("creating the command topic {topic}: {e}")))?;
         let mut replayed = 0;
         let mut failed = Vec::new();
-        for r in self.read_topic(topic)? {
+        let commands = self.read_topic(topic)?;
+        let total = commands.len();
+        for (i, r) in commands.into_iter().enumerate() {
+            progress(i, total);
             let Some(v) = &r.value else { continue };
             let cmd: Command = match serde_json::from_slice(v) {
                 Ok(c) => c,
@@ -425,6 +441,7 @@ impl Session {
                 }
             }
         }
+        progress(total, total);
         self.command_topic = Some(topic.to_string());
         Ok((replayed, failed))
     }

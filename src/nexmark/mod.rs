@@ -28,4 +28,4 @@ pub mod runner;
 pub use generator::{Generator, GeneratorConfig};
 pub use model::{Auction, Bid, Event, Person};
 pub use queries::Query;
-pub use runner::{load, run_query, LoadStats, NexmarkError, RunStats};
+pub use runner::{load, load_with_progress, run_query, LoadStats, NexmarkError, RunStats};

@@ -85,6 +85,19 @@ impl LoadStats {
 /// # Errors
 /// The topics exist already; append failures.
 pub fn load(log: &Log, config: &GeneratorConfig, partitions: i32) -> Result<LoadStats, NexmarkError> {
+    load_with_progress(log, config, partitions, &mut crate::progress::Progress::hidden())
+}
+
+/// [`load`], reporting progress (events generated) to `progress`.
+///
+/// # Errors
+/// As [`load`].
+pub fn load_with_progress(
+    log: &Log,
+    config: &GeneratorConfig,
+    partitions: i32,
+    progress: &mut crate::progress::Progress,
+) -> Result<LoadStats, NexmarkError> {
     const TOPICS: [&str; 3] = ["person", "auction", "bid"];
     // Appends stay well under the log's 1 MiB batch limit.
     const BATCH_BYTES: usize = 256 << 10;
@@ -135,7 +148,12 @@ pub fn load(log: &Log, config: &GeneratorConfig, partitions: i32) -> Result<Load
             flush(slot, &mut pending[slot])?;
             pending_bytes[slot] = 0;
         }
+        let generated = stats.persons + stats.auctions + stats.bids;
+        if generated % 10_000 == 0 {
+            progress.advance(10_000);
+        }
     }
+    progress.finish();
     for (slot, records) in pending.iter_mut().enumerate() {
         if !records.is_empty() {
             flush(slot, records)?;

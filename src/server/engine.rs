@@ -133,7 +133,21 @@ impl Engine {
         properties: BTreeMap<String, String>,
     ) -> anyhow::Result<(Engine, Vec<String>)> {
         let mut session = Session::with_log(log.clone(), state_dir, BackendKind::RocksDb, properties);
-        let (_, failed) = session.attach_command_topic(COMMAND_TOPIC)?;
+        // Replaying restores every query's state (checkpoints, changelogs)
+        // and catches it up: show progress when there is something to do.
+        let mut bar: Option<crate::progress::Progress> = None;
+        let mut last = 0;
+        let (_, failed) = session.attach_command_topic_with_progress(COMMAND_TOPIC, &mut |done, total| {
+            if total == 0 {
+                return;
+            }
+            let b = bar.get_or_insert_with(|| crate::progress::Progress::new("restoring the catalog and queries", total as u64));
+            b.advance((done - last) as u64);
+            last = done;
+        })?;
+        if let Some(b) = &mut bar {
+            b.finish();
+        }
         let shared = Arc::new(Shared {
             session: Mutex::new(session),
             stop: AtomicBool::new(false),

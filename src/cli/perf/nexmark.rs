@@ -18,7 +18,8 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Args;
 use riffle::log::{Log, LogConfig};
-use riffle::nexmark::{load, run_query, GeneratorConfig, Query};
+use riffle::nexmark::{load_with_progress, run_query, GeneratorConfig, Query};
+use riffle::progress::Progress;
 
 /// Arguments of `riffle perf nexmark`.
 #[derive(Debug, Args)]
@@ -86,7 +87,8 @@ pub fn run(args: NexmarkPerfArgs) -> anyhow::Result<()> {
         ..Default::default()
     };
     let t0 = Instant::now();
-    let loaded = load(&log, &config, args.threads as i32)?;
+    let mut progress = if args.json { Progress::hidden() } else { Progress::new("generating events", args.events) };
+    let loaded = load_with_progress(&log, &config, args.threads as i32, &mut progress)?;
     if !args.json {
         println!(
             "loaded {} events ({} people, {} auctions, {} bids; {:.1} MB of JSON) in {:.1} s",

@@ -21,6 +21,7 @@ use clap::Args;
 use http_body_util::{BodyExt as _, Full};
 use hyper_util::rt::TokioIo;
 use rand::Rng;
+use riffle::progress::Progress;
 use riffle::server::{QueryStart, Server, ServerConfig};
 use riffle_log::{Log, LogConfig, Producer, ProducerConfig, Record, TopicConfig};
 
@@ -78,10 +79,15 @@ pub async fn run(args: PullPerfArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     tokio::task::block_in_place(|| -> anyhow::Result<()> {
         let producer = Producer::new(&log, ProducerConfig::default())?;
+        let mut progress: Progress = if args.json { Progress::hidden() } else { Progress::new("loading rows", args.keys) };
         for i in 0..args.keys {
             producer.send("kv", Record::keyed(key(i), format!("{{\"V\":{i}}}")))?;
+            if i % 10_000 == 9_999 {
+                progress.advance(10_000);
+            }
         }
         producer.close()?;
+        progress.finish();
         Ok(())
     })?;
     say(format!("loaded {} rows in {:.1} s", args.keys, started.elapsed().as_secs_f64()));
