@@ -93,6 +93,15 @@ impl PlanBuilder {
                 ));
             }
         }
+        if let TimestampSpec::Expr(e) = &time {
+            let t = expr_type(e, &schema)?;
+            if !matches!(t, DataType::Int64 | DataType::Timestamp(_, _)) {
+                return Err(EngineError::plan(
+                    format!("Source {topic}"),
+                    format!("timestamp expression {e} must be BIGINT or TIMESTAMP, not {t}"),
+                ));
+            }
+        }
         let meta = Meta { schema, key_len: key.len(), kind, window: None, time };
         Ok(PlanBuilder {
             plan: Arc::new(LogicalPlan::Source(Source {
@@ -100,6 +109,7 @@ impl PlanBuilder {
                 key_format,
                 value_format,
                 keep_null_values: false,
+                record_metadata: false,
                 meta,
             })),
         })
@@ -137,6 +147,59 @@ impl PlanBuilder {
         time: TimestampSpec,
     ) -> Result<Self> {
         Self::source(topic, Kind::Table, key_format, value_format, key, value, time)
+    }
+
+    /// On a source: its record keys are windowed — Kafka Streams' windowed
+    /// key layout, the key then an 8-byte big-endian window start (time
+    /// windows) or end then start (session windows). The rows gain
+    /// `WINDOWSTART`/`WINDOWEND` after the key columns; a time window's end
+    /// is its start plus the window size.
+    ///
+    /// # Errors
+    /// Not a source, or a source that is already windowed.
+    pub fn with_key_window(self, window: WindowSpec) -> Result<Self> {
+        let LogicalPlan::Source(s) = &*self.plan else {
+            return Err(EngineError::plan(self.node_name("Source"), "only a source reads windowed keys"));
+        };
+        if s.meta.window.is_some() {
+            return Err(EngineError::plan(format!("Source {}", s.topic), "the source is already windowed"));
+        }
+        let mut s = s.clone();
+        let fields = s.meta.schema.fields();
+        let mut out: Vec<Field> = fields[..s.meta.key_len].iter().map(|f| f.as_ref().clone()).collect();
+        out.push(Field::new(WINDOWSTART, DataType::Int64, false));
+        out.push(Field::new(WINDOWEND, DataType::Int64, false));
+        out.extend(fields[s.meta.key_len..].iter().map(|f| f.as_ref().clone()));
+        let schema = schema_of(out);
+        check_unique(&schema, &format!("Source {}", s.topic))?;
+        s.meta.schema = schema;
+        s.meta.window = Some(window);
+        Ok(PlanBuilder { plan: Arc::new(LogicalPlan::Source(s)) })
+    }
+
+    /// On a source: the rows gain two last columns, [`ROWPARTITION`] (INT)
+    /// and [`ROWOFFSET`] (BIGINT), the partition and offset each record was
+    /// read from (ksqlDB's pseudo-columns).
+    ///
+    /// # Errors
+    /// Not a source; a source that has them already, or columns of those
+    /// names.
+    pub fn with_record_metadata(self) -> Result<Self> {
+        let LogicalPlan::Source(s) = &*self.plan else {
+            return Err(EngineError::plan(self.node_name("Source"), "only a source has record metadata"));
+        };
+        if s.record_metadata {
+            return Err(EngineError::plan(format!("Source {}", s.topic), "record metadata is already on"));
+        }
+        let mut s = s.clone();
+        let mut fields: Vec<Field> = s.meta.schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+        fields.push(Field::new(ROWPARTITION, DataType::Int32, true));
+        fields.push(Field::new(ROWOFFSET, DataType::Int64, true));
+        let schema = schema_of(fields);
+        check_unique(&schema, &format!("Source {}", s.topic))?;
+        s.meta.schema = schema;
+        s.record_metadata = true;
+        Ok(PlanBuilder { plan: Arc::new(LogicalPlan::Source(s)) })
     }
 
     /// On a stream source: records with a null value flow on as rows with
@@ -225,20 +288,32 @@ impl PlanBuilder {
     /// # Errors
     /// On tables (ksqlDB allows table functions on streams only); type errors.
     pub fn flat_map(self, func: Arc<dyn TableFunction>, args: Vec<Expr>, name: &str) -> Result<Self> {
+        self.flat_map_zip(vec![TableCall { func, args, name: name.into() }])
+    }
+
+    /// Applies several table functions side by side: each input row yields
+    /// as many rows as its longest result, the other results padded with
+    /// NULL; one new column per call.
+    ///
+    /// # Errors
+    /// As [`PlanBuilder::flat_map`]; no calls.
+    pub fn flat_map_zip(self, calls: Vec<TableCall>) -> Result<Self> {
         let input = self.meta().clone();
         if input.kind != Kind::Stream {
             return Err(EngineError::plan(self.node_name("FlatMap"), "table functions apply to streams only"));
         }
-        let types = args.iter().map(|a| expr_type(a, &input.schema)).collect::<Result<Vec<_>>>()?;
-        let t = func.return_type(&types)?;
+        if calls.is_empty() {
+            return Err(EngineError::plan(self.node_name("FlatMap"), "no table function to apply"));
+        }
         let mut fields: Vec<Field> = input.schema.fields().iter().map(|f| (**f).clone()).collect();
-        fields.push(Field::new(name, t, true));
+        for c in &calls {
+            let types = c.args.iter().map(|a| expr_type(a, &input.schema)).collect::<Result<Vec<_>>>()?;
+            fields.push(Field::new(&c.name, c.func.return_type(&types)?, true));
+        }
         let schema = schema_of(fields);
         check_unique(&schema, &self.node_name("FlatMap"))?;
         let meta = Meta { schema, ..input };
-        Ok(PlanBuilder {
-            plan: Arc::new(LogicalPlan::FlatMap(FlatMap { input: self.plan, func, args, name: name.into(), meta })),
-        })
+        Ok(PlanBuilder { plan: Arc::new(LogicalPlan::FlatMap(FlatMap { input: self.plan, calls, meta })) })
     }
 
     /// Sets a new key computed from the row (`PARTITION BY`), then
@@ -306,7 +381,8 @@ impl PlanBuilder {
     /// Groups by `key` for a following [`PlanBuilder::aggregate`]: when the
     /// key differs from the current one, inserts a `SelectKey` and a
     /// `Repartition` (as Kafka Streams' `groupBy`); otherwise nothing
-    /// (`groupByKey`).
+    /// (`groupByKey`; on a table, the aggregate retracts each update's old
+    /// row itself).
     ///
     /// # Errors
     /// As [`PlanBuilder::select_key`].

@@ -89,3 +89,38 @@ fn a_function_that_points_past_its_input_fails_the_task_with_its_name() {
     let err = d.pipe("lines", None, Some(br#"{"line":"a","n":1}"#), 1).unwrap_err();
     assert!(err.to_string().contains("SPLIT_WORDS"), "{err}");
 }
+
+#[test]
+fn several_functions_run_side_by_side_padded_with_nulls() {
+    let value = Schema::new(vec![Field::new("a", DataType::Utf8, true), Field::new("b", DataType::Utf8, true)]);
+    let calls = vec![
+        riffle_engine::plan::TableCall {
+            func: Arc::new(SplitWords { broken: false }),
+            args: vec![Expr::col("a")],
+            name: "wa".into(),
+        },
+        riffle_engine::plan::TableCall {
+            func: Arc::new(SplitWords { broken: false }),
+            args: vec![Expr::col("b")],
+            name: "wb".into(),
+        },
+    ];
+    let plan = PlanBuilder::stream("pairs", Arc::new(KafkaFormat), Arc::new(JsonFormat), &[], value, TimestampSpec::Record)
+        .unwrap()
+        .flat_map_zip(calls)
+        .unwrap()
+        .sink("zipped", Arc::new(KafkaFormat), Arc::new(JsonFormat))
+        .unwrap()
+        .build();
+    let mut d = TestDriver::new("flat-map-zip", &[plan]).unwrap();
+    d.pipe("pairs", None, Some(br#"{"a":"x y","b":"1 2 3"}"#), 5).unwrap();
+    let got: Vec<_> = d.read_output("zipped").unwrap().iter().map(|r| r.value_json().unwrap()).collect();
+    assert_eq!(
+        got,
+        vec![
+            json!({"a": "x y", "b": "1 2 3", "wa": "x", "wb": "1"}),
+            json!({"a": "x y", "b": "1 2 3", "wa": "y", "wb": "2"}),
+            json!({"a": "x y", "b": "1 2 3", "wa": null, "wb": "3"}),
+        ]
+    );
+}

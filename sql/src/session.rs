@@ -479,6 +479,16 @@ impl Session {
             }),
             None => None,
         };
+        if let Some(w) = &window {
+            if key.is_empty() {
+                return Err(SqlError::semantic("Windowed sources require a key column."));
+            }
+            if w.kind != WindowType::Session && w.size_ms.is_none() {
+                return Err(SqlError::semantic(
+                    "Tumbling and Hopping window types should set WINDOW_SIZE in the WITH clause.",
+                ));
+            }
+        }
         let timestamp = prop_str(props, "TIMESTAMP").map(|t| t.trim_matches('`').to_ascii_uppercase());
         if let Some(t) = &timestamp {
             let col = key

@@ -324,11 +324,6 @@ impl Session {
         if !query.partition_by.is_empty() {
             return Err(SqlError::semantic("Pull queries don't support PARTITION BY clauses. See https://cnfl.io/queries for more info.\nAdd EMIT CHANGES if you intended to issue a push query."));
         }
-        if src.window.is_some() {
-            return Err(SqlError::semantic(format!(
-                "Pull queries on windowed table {name} are not supported yet: query its topic with a push query instead."
-            )));
-        }
         let mut planner = self.planner();
         planner.transient = true;
         let planned = planner.plan_query(query, "TRANSIENT")?;
@@ -336,8 +331,9 @@ impl Session {
         let columns = result_columns(&planned.value, &planned.output_keys);
         let value_start = plan.meta().value_start();
         let records: Vec<StoredRecord> = if src.kind == SourceKind::Table {
+            // A windowed table's record keys carry the window: scan those.
             let lookup = match &query.where_clause {
-                Some(w) if src.key.len() == 1 => key_literal(w, &src.key[0].name),
+                Some(w) if src.key.len() == 1 && src.window.is_none() => key_literal(w, &src.key[0].name),
                 _ => None,
             };
             let key_bytes = match lookup {

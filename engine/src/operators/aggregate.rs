@@ -11,9 +11,14 @@
 //! Emission, as Kafka Streams and ksqlDB define it:
 //! - cache off: one update per input record, in input order;
 //! - cache on: the latest update of each changed key at each commit;
-//! - final: one row per key and window once stream time (as seen by the
-//!   suppress step: the largest timestamp of accepted records) reaches
-//!   window end + grace.
+//! - final (`EMIT FINAL`): Kafka Streams' emit-on-window-close (KIP-825),
+//!   which ksqlDB uses. After each record, once the close time (stream time
+//!   − grace) has advanced, the windows that closed since the last emission
+//!   are read back from the window store in (start, key) order and emitted
+//!   with their own timestamps. The read is bounded below by the store's
+//!   retention (its stream time, the latest window start written, minus
+//!   size + grace), so after a jump in stream time windows that fell out of
+//!   retention are never emitted — as in ksqlDB.
 //!
 //! Late records (window end ≤ observed stream time − grace) are dropped and
 //! counted in `late_records`.
@@ -22,7 +27,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Int64Array, RecordBatch, UInt32Array};
+use arrow::array::{Array, ArrayRef, Int64Array, RecordBatch, UInt32Array};
 use arrow::compute::take;
 use arrow::datatypes::{DataType, SchemaRef};
 use arrow::row::{RowConverter, SortField};
@@ -63,7 +68,10 @@ pub(crate) struct AggregateOp {
     out_schema: SchemaRef,
     windows: BTreeMap<i64, HashMap<Box<[u8]>, Slot, ahash::RandomState>>,
     observed: i64,
-    suppress_time: i64,
+    /// Close time of the last final emission (emit-final mode).
+    last_emit_close: Option<i64>,
+    /// Stream time of the window store: the latest window start written.
+    store_time: i64,
     wstore: Option<Arc<WindowStoreImpl>>,
     kstore: Option<Arc<KvStore>>,
     store_may_have_data: Option<bool>,
@@ -117,7 +125,8 @@ impl AggregateOp {
             out_schema: out.schema.clone(),
             windows: BTreeMap::new(),
             observed: i64::MIN,
-            suppress_time: i64::MIN,
+            last_emit_close: None,
+            store_time: i64::MIN,
             wstore: None,
             kstore: None,
             store_may_have_data: None,
@@ -245,11 +254,64 @@ impl AggregateOp {
         Ok(Batch::new(rows, ts))
     }
 
-    /// Emits and evicts windows that closed (final mode), or evicts closed
-    /// windows after persisting them (other modes).
+    /// The window-start range `[from, to]` the next final emission reads,
+    /// if stream time has closed windows since the last one (Kafka Streams'
+    /// `KStreamWindowAggregate.maybeForwardFinalResult`).
+    fn final_range(&self, w: &WindowSpec) -> Option<(i64, i64)> {
+        if self.observed == i64::MIN {
+            return None;
+        }
+        let close = self.observed.saturating_sub(w.grace_ms);
+        if self.last_emit_close.is_some_and(|last| last >= close) {
+            return None;
+        }
+        let size = w.size_ms();
+        let upper = close.saturating_sub(size);
+        if upper < 0 {
+            return None;
+        }
+        let lower = match self.last_emit_close {
+            None => 0,
+            Some(last) => last.saturating_sub(size).max(0) + 1,
+        };
+        // The store keeps windows starting at or after its stream time minus
+        // retention; older ones read as absent.
+        let from = lower.max(self.store_time.saturating_sub(w.store_retention_ms()));
+        Some((from, upper))
+    }
+
+    /// Emit-final mode: emits the windows that closed since the last
+    /// emission and evicts every window that can no longer be emitted.
+    fn emit_final(&mut self, ctx: &mut OpContext<'_>) -> Result<()> {
+        let Some(w) = self.window else { return Ok(()) };
+        let Some((from, upper)) = self.final_range(&w) else { return Ok(()) };
+        self.last_emit_close = Some(self.observed.saturating_sub(w.grace_ms));
+        loop {
+            let Some((&start, _)) = self.windows.iter().next() else { break };
+            if start > upper {
+                break;
+            }
+            let Some(slots) = self.windows.remove(&start) else { break };
+            let mut items: Vec<(&[u8], i64, &Slot)> = slots.iter().map(|(k, s)| (&k[..], start, s)).collect();
+            items.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            let dirty: Vec<_> = items.iter().filter(|(_, _, s)| s.dirty).cloned().collect();
+            self.persist(&dirty)?;
+            if start >= from {
+                let batch = self.rows_from_slots(&items)?;
+                ctx.emit(batch);
+            }
+        }
+        Ok(())
+    }
+
+    /// Evicts closed windows after persisting them (emitting pending ones
+    /// when caching); emit-final mode emits in [`Self::emit_final`] instead.
     fn close_windows(&mut self, ctx: &mut OpContext<'_>) -> Result<()> {
         let Some(w) = self.window else { return Ok(()) };
-        let (time, grace) = if self.final_only { (self.suppress_time, w.grace_ms) } else { (self.observed, w.grace_ms) };
+        if self.final_only {
+            return Ok(());
+        }
+        let (time, grace) = (self.observed, w.grace_ms);
         if time == i64::MIN {
             return Ok(());
         }
@@ -263,10 +325,7 @@ impl AggregateOp {
             items.sort_unstable_by(|a, b| a.0.cmp(b.0));
             let dirty: Vec<_> = items.iter().filter(|(_, _, s)| s.dirty).cloned().collect();
             self.persist(&dirty)?;
-            if self.final_only {
-                let batch = self.rows_from_slots(&items)?;
-                ctx.emit(batch);
-            } else if ctx.caching {
+            if ctx.caching {
                 let pending: Vec<_> = items.iter().filter(|(_, _, s)| s.pending).cloned().collect();
                 if !pending.is_empty() {
                     let batch = self.rows_from_slots(&pending)?;
@@ -315,6 +374,22 @@ impl Operator for AggregateOp {
             arg_arrays.push(a.args.iter().map(|e| evaluate(e, &batch)).collect::<Result<Vec<_>>>()?);
         }
         let arg_cols: Vec<ArgCol<'_>> = arg_arrays.iter().map(|v| ArgCol::new(v.first())).collect();
+        // A table grouped by its own key: each update carries the row it
+        // replaces, retracted before the new row is added (Kafka Streams'
+        // `KTableAggregate` subtracts the old value, adds the new, and
+        // forwards once).
+        let (old_arrays, old_present) = match batch.change.as_ref().and_then(|c| c.old.as_ref()) {
+            Some((old_rows, present)) if self.window.is_none() => {
+                let ob = Batch::new(old_rows.clone(), batch.timestamps.clone());
+                let mut arrays: Vec<Vec<ArrayRef>> = Vec::with_capacity(self.aggs.len());
+                for a in &self.aggs {
+                    arrays.push(a.args.iter().map(|e| evaluate(e, &ob)).collect::<Result<Vec<_>>>()?);
+                }
+                (arrays, Some(present.clone()))
+            }
+            _ => (Vec::new(), None),
+        };
+        let old_cols: Vec<ArgCol<'_>> = old_arrays.iter().map(|v| ArgCol::new(v.first())).collect();
         let stars: Vec<bool> = self.aggs.iter().map(|a| matches!(a.func, AggFunc::CountStar)).collect();
         let carry = match &self.carry_conv {
             Some(c) => {
@@ -355,6 +430,9 @@ impl Operator for AggregateOp {
                         late += 1;
                         continue;
                     }
+                    if let Some(&last) = starts.last() {
+                        self.store_time = self.store_time.max(last);
+                    }
                 }
                 None => starts.push(NO_WINDOW),
             }
@@ -369,8 +447,14 @@ impl Operator for AggregateOp {
                     .get_mut(&start)
                     .and_then(|m| m.get_mut(key))
                     .ok_or_else(|| EngineError::Internal("aggregate slot vanished".into()))?;
+                let replaces = old_present.as_ref().is_some_and(|p| p.is_valid(i) && p.value(i));
                 for (j, acc) in slot.accs.iter_mut().enumerate() {
-                    if retract {
+                    if replaces {
+                        acc.retract(&old_cols[j], &old_arrays[j], i, stars[j])?;
+                        if !retract {
+                            acc.update(&arg_cols[j], &arg_arrays[j], i, stars[j])?;
+                        }
+                    } else if retract {
                         acc.retract(&arg_cols[j], &arg_arrays[j], i, stars[j])?;
                     } else {
                         acc.update(&arg_cols[j], &arg_arrays[j], i, stars[j])?;
@@ -384,9 +468,6 @@ impl Operator for AggregateOp {
                 }
                 slot.dirty = true;
                 slot.pending = true;
-                if !retract || self.window.is_none() {
-                    self.suppress_time = self.suppress_time.max(ts);
-                }
                 if per_record {
                     emit_rows.push(i as u32);
                     emit_starts.push(start);
@@ -395,6 +476,9 @@ impl Operator for AggregateOp {
                         slot.accs[j].append_to(b);
                     }
                 }
+            }
+            if self.final_only {
+                self.emit_final(ctx)?;
             }
         }
         self.starts = starts;

@@ -1,8 +1,16 @@
 //! `Filter` / `FilterOp`: keeps rows whose predicate is true. On a table a
-//! row that does not match deletes its key downstream (Kafka Streams'
-//! `KTable.filter` forwards a tombstone).
+//! row that stops matching deletes its key downstream (Kafka Streams'
+//! `KTable.filter` with old values forwards a tombstone); a row whose key
+//! did not match before either is dropped, since downstream never saw it.
+//!
+//! The keys that currently match are held in memory. After a restart that
+//! set starts empty, so a row that stops matching then is dropped rather
+//! than deleted (at worst a stale row downstream, never a wrong one added).
 
-use arrow::array::{ArrayRef, BooleanArray, RecordBatch};
+use std::collections::HashSet;
+
+use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch};
+use arrow::row::{RowConverter, SortField};
 use arrow::compute::kernels::boolean::{not, or};
 use arrow::compute::nullif;
 
@@ -17,11 +25,63 @@ pub(crate) struct FilterOp {
     predicate: Expr,
     table: bool,
     value_start: usize,
+    /// Tables: encodes a row's key (and window) columns.
+    key_conv: Option<RowConverter>,
+    /// Tables: the keys whose latest row matched.
+    matching: HashSet<Box<[u8]>, ahash::RandomState>,
 }
 
 impl FilterOp {
     pub(crate) fn new(name: String, predicate: Expr, table: bool, value_start: usize) -> Self {
-        FilterOp { name, predicate, table, value_start }
+        FilterOp { name, predicate, table, value_start, key_conv: None, matching: HashSet::default() }
+    }
+
+    /// Drops the old rows that did not match: downstream never saw them, so
+    /// there is nothing to retract.
+    fn filter_old(&self, mut batch: Batch) -> Result<Batch> {
+        let Some(change) = batch.change.as_mut() else { return Ok(batch) };
+        let Some((old_rows, present)) = change.old.as_mut() else { return Ok(batch) };
+        let ob = Batch::new(old_rows.clone(), batch.timestamps.clone());
+        let old_mask = evaluate_predicate(&self.predicate, &ob)?;
+        let kept: BooleanArray = present
+            .iter()
+            .zip(old_mask.iter())
+            .map(|(p, m)| Some(p.unwrap_or(false) && m.unwrap_or(false)))
+            .collect();
+        *present = kept;
+        Ok(batch)
+    }
+
+    /// Table rows to forward: matching rows, and non-matching ones (as
+    /// deletes) only where the key matched before. Returns `(keep, drop)`
+    /// masks over the batch: rows kept, and kept rows turned into deletes.
+    fn table_masks(&mut self, batch: &Batch, mask: &BooleanArray) -> Result<(BooleanArray, BooleanArray)> {
+        let err = |e| EngineError::arrow(&self.name, e);
+        let cols = &batch.rows.columns()[..self.value_start];
+        if self.key_conv.is_none() {
+            let fields = cols.iter().map(|c| SortField::new(c.data_type().clone())).collect();
+            self.key_conv = Some(RowConverter::new(fields).map_err(err)?);
+        }
+        let conv = self.key_conv.as_ref().ok_or_else(|| EngineError::Internal("filter key converter".into()))?;
+        let keys = conv.convert_columns(cols).map_err(err)?;
+        let deleted = batch.change.as_ref().map(|c| &c.deleted);
+        let mut keep = Vec::with_capacity(batch.len());
+        let mut drop = Vec::with_capacity(batch.len());
+        for i in 0..batch.len() {
+            let key = keys.row(i);
+            let is_delete = deleted.is_some_and(|d| d.is_valid(i) && d.value(i));
+            let matches = !is_delete && mask.is_valid(i) && mask.value(i);
+            if matches {
+                self.matching.insert(key.as_ref().into());
+                keep.push(true);
+                drop.push(false);
+            } else {
+                let was = self.matching.remove(key.as_ref());
+                keep.push(was);
+                drop.push(true);
+            }
+        }
+        Ok((BooleanArray::from(keep), BooleanArray::from(drop)))
     }
 }
 
@@ -66,9 +126,14 @@ impl Operator for FilterOp {
             }
             return Ok(());
         }
-        let drop = not(&mask).map_err(|e| EngineError::arrow(&self.name, e))?;
+        let (keep, drop) = self.table_masks(&batch, &mask)?;
+        let batch = self.filter_old(batch)?;
         let out = to_deletes(batch, &drop, self.value_start, &self.name)?;
-        ctx.emit(out);
+        if keep.true_count() == keep.len() {
+            ctx.emit(out);
+        } else if keep.true_count() > 0 {
+            ctx.emit(out.filter(&keep)?);
+        }
         Ok(())
     }
 }

@@ -5,7 +5,7 @@ use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::SchemaRef;
 
 use super::{OpContext, Operator};
-use crate::batch::Batch;
+use crate::batch::{Batch, Change};
 use crate::error::{EngineError, Result};
 use crate::physical::expr::evaluate;
 use crate::plan::Expr;
@@ -29,9 +29,31 @@ impl Operator for ProjectOp {
     }
 
     fn on_batch(&mut self, _port: usize, batch: Batch, ctx: &mut OpContext<'_>) -> Result<()> {
+        let rows = self.project(&batch)?;
+        // A table change keeps the row it replaces, projected the same way.
+        let change = match batch.change {
+            Some(c) => {
+                let old = match c.old {
+                    Some((old_rows, present)) => {
+                        let ob = Batch::new(old_rows, batch.timestamps.clone());
+                        Some((self.project(&ob)?, present))
+                    }
+                    None => None,
+                };
+                Some(Change { deleted: c.deleted, old })
+            }
+            None => None,
+        };
+        ctx.emit(Batch { rows, timestamps: batch.timestamps, change });
+        Ok(())
+    }
+}
+
+impl ProjectOp {
+    fn project(&self, batch: &Batch) -> Result<RecordBatch> {
         let mut cols: Vec<ArrayRef> = batch.rows.columns()[..self.keep].to_vec();
         for e in &self.exprs {
-            let a = evaluate(e, &batch)?;
+            let a = evaluate(e, batch)?;
             let want = self.schema.field(cols.len()).data_type();
             let a = if a.data_type() == want {
                 a
@@ -40,8 +62,6 @@ impl Operator for ProjectOp {
             };
             cols.push(a);
         }
-        let rows = RecordBatch::try_new(self.schema.clone(), cols).map_err(|e| EngineError::arrow(&self.name, e))?;
-        ctx.emit(Batch { rows, timestamps: batch.timestamps, change: batch.change.map(|c| crate::batch::Change { deleted: c.deleted, old: None }) });
-        Ok(())
+        RecordBatch::try_new(self.schema.clone(), cols).map_err(|e| EngineError::arrow(&self.name, e))
     }
 }

@@ -273,7 +273,7 @@ impl Topology {
                 let store = format!("fkjoin-{}", fingerprint(p));
                 Box::new(ForeignKeyJoinOp::new(name, &store, j.kind, j.foreign_key.clone(), j.left.meta(), j.right.meta(), &j.meta)?)
             }
-            LogicalPlan::FlatMap(f) => Box::new(FlatMapOp::new(name, f.func.clone(), f.args.clone(), f.meta.schema.clone())),
+            LogicalPlan::FlatMap(f) => Box::new(FlatMapOp::new(name, f.calls.clone(), f.meta.schema.clone())),
             LogicalPlan::Suppress(_) | LogicalPlan::ToStream(_) | LogicalPlan::Merge(_) => Box::new(ToStreamOp { name }),
             LogicalPlan::Sink(k) => {
                 let parts = match k.partitions {

@@ -5,7 +5,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int64Array, RecordBatch, RecordBatchOptions, UInt32Array};
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int32Array, Int64Array, RecordBatch, RecordBatchOptions, UInt32Array};
 use arrow::compute::take;
 use arrow::datatypes::{DataType, Int64Type, Schema, SchemaRef, TimeUnit, TimestampMillisecondType};
 use riffle_log::record::StoredRecord;
@@ -14,7 +14,8 @@ use crate::batch::{Batch, Change};
 use crate::error::{EngineError, Result};
 use crate::format::{FormatRef, JsonFormat, KafkaFormat};
 use crate::operators::sink::RETRACT_HEADER;
-use crate::plan::{Kind, Meta, Source, TimestampSpec};
+use crate::physical::expr::evaluate;
+use crate::plan::{Kind, Meta, Source, TimestampSpec, WindowSpec};
 use crate::runtime::TaskMetrics;
 
 /// A topic a sub-topology reads, and how to decode it.
@@ -32,6 +33,11 @@ pub struct SourceSpec {
     pub(crate) key_len: usize,
     pub(crate) time: TimestampSpec,
     pub(crate) keep_null_values: bool,
+    /// The window of windowed record keys (their rows carry
+    /// `WINDOWSTART`/`WINDOWEND` after the key columns).
+    pub(crate) window: Option<WindowSpec>,
+    /// Whether rows end with the record's partition and offset.
+    pub(crate) record_metadata: bool,
 }
 
 impl SourceSpec {
@@ -46,6 +52,8 @@ impl SourceSpec {
             key_len: s.meta.key_len,
             time: s.meta.time.clone(),
             keep_null_values: s.keep_null_values,
+            window: s.meta.window,
+            record_metadata: s.record_metadata,
         }
     }
 
@@ -61,6 +69,9 @@ impl SourceSpec {
             // Repartitioned rows carry their event time as the record time.
             time: TimestampSpec::Record,
             keep_null_values: false,
+            window: meta.window,
+            // Repartitioned rows carry the metadata as ordinary columns.
+            record_metadata: false,
         }
     }
 }
@@ -81,6 +92,26 @@ pub(crate) fn internal_key_format(meta: &Meta) -> FormatRef {
     }
 }
 
+/// Splits a windowed key into the inner key bytes and the window bounds
+/// `(start, end)`: time windows append the 8-byte big-endian start (the end
+/// is start + size), session windows the end then the start.
+fn split_window<'a>(key: &'a [u8], window: &WindowSpec) -> std::result::Result<(&'a [u8], (i64, i64)), String> {
+    let suffix = if window.is_session() { 16 } else { 8 };
+    let Some(split) = key.len().checked_sub(suffix) else {
+        return Err(format!("a windowed key needs at least {suffix} bytes of window, got {} bytes", key.len()));
+    };
+    let (inner, tail) = key.split_at(split);
+    let word = |b: &[u8]| b.try_into().map(i64::from_be_bytes).map_err(|_| "truncated window bounds".to_string());
+    let bounds = if window.is_session() {
+        let end = word(&tail[..8])?;
+        (word(&tail[8..])?, end)
+    } else {
+        let start = word(tail)?;
+        (start, start.saturating_add(window.size_ms()))
+    };
+    Ok((inner, bounds))
+}
+
 /// Decodes fetched records of one source partition.
 #[derive(Debug)]
 pub struct SourceDecoder {
@@ -98,10 +129,12 @@ impl SourceDecoder {
     /// A key format that cannot hold the key columns (checked up front).
     pub fn new(spec: SourceSpec, partition: i32) -> Result<Self> {
         let fields = spec.schema.fields();
+        let value_start = spec.key_len + if spec.window.is_some() { 2 } else { 0 };
         let key_schema = Arc::new(Schema::new(fields[..spec.key_len].to_vec()));
-        let value_schema = Arc::new(Schema::new(fields[spec.key_len..].to_vec()));
+        let value_end = fields.len() - if spec.record_metadata { 2 } else { 0 };
+        let value_schema = Arc::new(Schema::new(fields[value_start..value_end].to_vec()));
         let time_col = match &spec.time {
-            TimestampSpec::Record => None,
+            TimestampSpec::Record | TimestampSpec::Expr(_) => None,
             TimestampSpec::Column(c) => Some(spec.schema.index_of(c).map_err(|e| EngineError::arrow("source timestamp", e))?),
         };
         Ok(SourceDecoder { spec, partition, key_schema, value_schema, time_col })
@@ -160,6 +193,8 @@ impl SourceDecoder {
         }
         // 2. Keys.
         let mut key_row: Vec<Option<usize>> = vec![None; records.len()];
+        // Window bounds of windowed keys, by record.
+        let mut bounds: Vec<(i64, i64)> = vec![(0, 0); records.len()];
         let keys = if self.spec.key_len > 0 {
             let mut idx = Vec::new();
             let mut kp: Vec<&[u8]> = Vec::new();
@@ -168,9 +203,24 @@ impl SourceDecoder {
                     continue;
                 }
                 match &r.key {
-                    Some(k) => {
-                        idx.push(i);
-                        kp.push(k);
+                    Some(k) => match self.spec.window.as_ref().map(|w| split_window(k, w)) {
+                        None => {
+                            idx.push(i);
+                            kp.push(k);
+                        }
+                        Some(Ok((inner, b))) => {
+                            idx.push(i);
+                            kp.push(inner);
+                            bounds[i] = b;
+                        }
+                        Some(Err(reason)) => {
+                            ok[i] = false;
+                            self.skip(metrics, r, "key", &reason);
+                        }
+                    },
+                    None if self.spec.window.is_some() => {
+                        ok[i] = false;
+                        self.skip(metrics, r, "key", "null key, but the source's keys are windowed");
                     }
                     // A stream record without a key has NULL key columns (as
                     // in ksqlDB); a table row cannot be addressed without one.
@@ -211,6 +261,10 @@ impl SourceDecoder {
                 cols.push(take(c, &ix, None).map_err(err)?);
             }
         }
+        if self.spec.window.is_some() {
+            cols.push(Arc::new(Int64Array::from_iter_values(chosen.iter().map(|&i| bounds[i].0))));
+            cols.push(Arc::new(Int64Array::from_iter_values(chosen.iter().map(|&i| bounds[i].1))));
+        }
         let all_values = tombstones.is_empty() && chosen.len() == values.batch.num_rows();
         for c in values.batch.columns() {
             if all_values {
@@ -220,6 +274,10 @@ impl SourceDecoder {
                 cols.push(take(c, &ix, None).map_err(err)?);
             }
         }
+        if self.spec.record_metadata {
+            cols.push(Arc::new(Int32Array::from(vec![self.partition; chosen.len()])));
+            cols.push(Arc::new(Int64Array::from_iter_values(chosen.iter().map(|&i| records[i].offset))));
+        }
         let rows = RecordBatch::try_new_with_options(
             self.spec.schema.clone(),
             cols,
@@ -227,10 +285,19 @@ impl SourceDecoder {
         )
         .map_err(err)?;
         // 4. Event time.
-        let mut ts: Vec<i64> = match self.time_col {
+        let record_ts = || Int64Array::from_iter_values(chosen.iter().map(|&i| records[i].timestamp));
+        let computed = match &self.spec.time {
+            TimestampSpec::Expr(e) => Some(evaluate(e, &Batch::new(rows.clone(), record_ts()))?),
+            _ => None,
+        };
+        let time_values: Option<&ArrayRef> = match (self.time_col, &computed) {
+            (_, Some(a)) => Some(a),
+            (Some(c), None) => Some(rows.column(c)),
+            (None, None) => None,
+        };
+        let mut ts: Vec<i64> = match time_values {
             None => chosen.iter().map(|&i| records[i].timestamp).collect(),
-            Some(c) => {
-                let col = rows.column(c);
+            Some(col) => {
                 match col.data_type() {
                     DataType::Int64 => col.as_primitive::<Int64Type>().iter().map(|v| v.unwrap_or(-1)).collect(),
                     DataType::Timestamp(TimeUnit::Millisecond, _) => {
@@ -266,5 +333,35 @@ impl SourceDecoder {
         }
         metrics.records_in.fetch_add(records.len() as u64, Ordering::Relaxed);
         Ok(if batch.is_empty() { None } else { Some(batch) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_window_keys_carry_their_start_and_end_is_start_plus_size() {
+        let mut key = b"k1".to_vec();
+        key.extend_from_slice(&30_000i64.to_be_bytes());
+        let (inner, bounds) = split_window(&key, &WindowSpec::tumbling(30_000, 0)).unwrap();
+        assert_eq!(inner, b"k1");
+        assert_eq!(bounds, (30_000, 60_000));
+    }
+
+    #[test]
+    fn session_window_keys_carry_end_then_start() {
+        let mut key = 7i32.to_be_bytes().to_vec();
+        key.extend_from_slice(&40_000i64.to_be_bytes());
+        key.extend_from_slice(&10_000i64.to_be_bytes());
+        let (inner, bounds) = split_window(&key, &WindowSpec::session(1, 0)).unwrap();
+        assert_eq!(inner, 7i32.to_be_bytes());
+        assert_eq!(bounds, (10_000, 40_000));
+    }
+
+    #[test]
+    fn short_windowed_keys_are_rejected() {
+        assert!(split_window(b"abc", &WindowSpec::tumbling(10, 0)).is_err());
+        assert!(split_window(&[0u8; 12], &WindowSpec::session(1, 0)).is_err());
     }
 }

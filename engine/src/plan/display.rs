@@ -27,7 +27,12 @@ impl LogicalPlan {
                     format!("{e} AS {n}")
                 }
             })),
-            LogicalPlan::FlatMap(f) => format!("{}({}) AS {}", f.func.name(), join_exprs(&f.args), f.name),
+            LogicalPlan::FlatMap(f) => f
+                .calls
+                .iter()
+                .map(|c| format!("{}({}) AS {}", c.func.name(), join_exprs(&c.args), c.name))
+                .collect::<Vec<_>>()
+                .join(", "),
             LogicalPlan::SelectKey(k) => join_exprs(k.key.iter().map(|(e, n)| format!("{e} AS {n}"))),
             LogicalPlan::Repartition(r) => format!("name={}", r.name),
             LogicalPlan::Aggregate(a) => {

@@ -32,6 +32,10 @@ pub const WINDOWSTART: &str = "WINDOWSTART";
 pub const WINDOWEND: &str = "WINDOWEND";
 /// Pseudo-column for a row's event time, readable by every expression.
 pub const ROWTIME: &str = "ROWTIME";
+/// Column a source with record metadata fills with each record's partition.
+pub const ROWPARTITION: &str = "ROWPARTITION";
+/// Column a source with record metadata fills with each record's offset.
+pub const ROWOFFSET: &str = "ROWOFFSET";
 
 /// Stream (every record is an event) or table (every record updates the
 /// row with its key; a tombstone deletes it).
@@ -53,13 +57,18 @@ impl fmt::Display for Kind {
 }
 
 /// Where a source's event time comes from.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub enum TimestampSpec {
     /// The Kafka record timestamp.
     #[default]
     Record,
     /// A BIGINT column in epoch milliseconds (or a TIMESTAMP column).
     Column(String),
+    /// An expression over the decoded row giving BIGINT epoch milliseconds
+    /// or a TIMESTAMP, such as a string column parsed with a pattern. A
+    /// NULL result (an unparsable value) skips the record, as a negative
+    /// time does.
+    Expr(Expr),
 }
 
 /// What every node knows about its output.
@@ -108,6 +117,9 @@ pub struct Source {
     /// value columns marked deleted (written as null values by sinks), as
     /// ksqlDB's stateless queries do, instead of skipping them.
     pub keep_null_values: bool,
+    /// Whether the rows end with [`ROWPARTITION`] (INT) and [`ROWOFFSET`]
+    /// (BIGINT): where each record was read from.
+    pub record_metadata: bool,
     /// Output.
     pub meta: Meta,
 }
@@ -142,14 +154,23 @@ pub struct Project {
 pub struct FlatMap {
     /// Input (a stream).
     pub input: Arc<LogicalPlan>,
+    /// The table functions, applied side by side: an input row yields as
+    /// many rows as its longest result, the shorter results padded with
+    /// NULL (ksqlDB's semantics for several table functions in one select).
+    pub calls: Vec<TableCall>,
+    /// Output: the input's columns, then one column per call.
+    pub meta: Meta,
+}
+
+/// One table function call of a [`FlatMap`].
+#[derive(Debug, Clone)]
+pub struct TableCall {
     /// The function.
     pub func: Arc<dyn TableFunction>,
     /// Its arguments.
     pub args: Vec<Expr>,
     /// Name of the produced column.
     pub name: String,
-    /// Output.
-    pub meta: Meta,
 }
 
 /// Replaces the key with computed columns (`PARTITION BY`, `selectKey`).

@@ -22,7 +22,7 @@ use arrow::datatypes::{DataType, Field, Schema};
 use riffle_engine::physical::expr::expr_type;
 use riffle_engine::plan::{
     AggFunc, BinaryOp, Expr as EExpr, JoinKind, JoinWindow, ScalarValue, TimestampSpec, WindowSpec, DEFAULT_GRACE_MS,
-    ROWTIME, WINDOWEND, WINDOWSTART,
+    ROWOFFSET, ROWPARTITION, ROWTIME, WINDOWEND, WINDOWSTART,
 };
 use riffle_engine::PlanBuilder;
 
@@ -33,6 +33,9 @@ use crate::functions::Functions;
 use crate::serde::engine_format;
 use crate::types::{Column, SqlType};
 use structural::{ArrayConstructor, FieldAccess, MapConstructor, StructConstructor, Subscript};
+
+/// The advice ksqlDB appends to an ungrouped-select-expression error.
+const UNGROUPED_HINT: &str = "\nEither add the column(s) to the GROUP BY or remove them from the SELECT.";
 
 /// Pseudo-columns a projection may not output under their own name.
 const RESERVED_COLUMNS: &[&str] = &["ROWTIME", "ROWPARTITION", "ROWOFFSET", "WINDOWSTART", "WINDOWEND"];
@@ -56,6 +59,9 @@ struct Scope {
     cols: Vec<ScopeCol>,
     /// Whether `WINDOWSTART`/`WINDOWEND` are columns here.
     windowed: bool,
+    /// The left table of a foreign-key join, whose primary key keys the
+    /// result.
+    fk_left: Option<String>,
 }
 
 impl Scope {
@@ -125,12 +131,31 @@ pub struct Planner<'a> {
     /// record key stays as it is), and pseudo-columns such as `ROWTIME` may
     /// be selected.
     pub transient: bool,
+    /// Whether the query reads `ROWPARTITION`/`ROWOFFSET`, so its sources
+    /// carry each record's partition and offset.
+    record_metadata: bool,
+    /// Whether the query reads a source's own `ROWTIME` (`S.ROWTIME`) in a
+    /// join, so each side carries its record time into the joined row.
+    side_rowtime: bool,
+    /// Set while planning `HAVING`: ksqlDB compares a number or boolean
+    /// with a string literal that parses as one in `WHERE`, not in `HAVING`.
+    in_having: std::cell::Cell<bool>,
 }
 
 impl<'a> Planner<'a> {
     /// A planner over `catalog` and `functions`.
     pub fn new(catalog: &'a Catalog, functions: &'a Functions) -> Self {
-        Planner { catalog, functions, windowed_query: false, keep_nulls: false, collect_limits: (None, None), transient: false }
+        Planner {
+            catalog,
+            functions,
+            windowed_query: false,
+            keep_nulls: false,
+            collect_limits: (None, None),
+            record_metadata: false,
+            side_rowtime: false,
+            in_having: std::cell::Cell::new(false),
+            transient: false,
+        }
     }
 
     /// Whether `query` is stateless (no aggregation, join or table
@@ -172,19 +197,39 @@ impl<'a> Planner<'a> {
             windowed_query: query.window.is_some(),
             keep_nulls: self.stateless(query),
             collect_limits: self.collect_limits,
+            record_metadata: reads_record_metadata(query),
+            side_rowtime: matches!(query.from, Relation::Join { .. }) && reads_qualified_rowtime(query),
+            in_having: std::cell::Cell::new(false),
             transient: self.transient,
         };
         this.plan_query_inner(query, sink_name)
     }
 
     fn plan_query_inner(&self, query: &Query, sink_name: &str) -> Result<Planned> {
+        // `X.ROWTIME AS ROWTIME` and the like are rejected before anything
+        // is resolved, as ksqlDB does.
+        for item in &query.select {
+            if let SelectItem::Expr { expr: Expr::Column { name, .. }, alias: Some(a) } = item {
+                if a == name && RESERVED_COLUMNS.contains(&name.as_str()) {
+                    return Err(SqlError::semantic(format!(
+                        "Reserved column name in select: `{name}`. Please remove or alias the column."
+                    )));
+                }
+            }
+        }
         let mut inputs = Vec::new();
         let (mut b, mut scope, join_keys) = self.relation(&query.from, &mut inputs)?;
         if let Some(w) = &query.where_clause {
             if contains_aggregate(w, self.functions) {
                 return Err(SqlError::semantic("Aggregate functions are not allowed in the WHERE clause."));
             }
-            let pred = self.expr(w, &scope, &b, &[]).map_err(|e| prefix_err("Error in WHERE expression: ", e))?;
+            let pred = self.expr(w, &scope, &b, &[]).map_err(|e| match e {
+                // Unknown columns are named by clause, as in ksqlDB.
+                SqlError::Semantic(m) if m.starts_with("Column '") && m.ends_with("' cannot be resolved.") => {
+                    SqlError::Semantic(m.replacen("Column '", "WHERE column '", 1))
+                }
+                e => prefix_err("Error in WHERE expression: ", e),
+            })?;
             if let Ok(t) = expr_type(&pred, &b.meta().schema) {
                 if t != DataType::Boolean && t != DataType::Null {
                     let st = SqlType::from_arrow(&t).map(|t| t.to_string()).unwrap_or_else(|_| t.to_string());
@@ -196,7 +241,9 @@ impl<'a> Planner<'a> {
             }
             b = b.filter(pred)?;
         }
-        let items = self.expand_select(&query.select, &scope)?;
+        // After PARTITION BY, `*` lists the value columns, then the old key.
+        let keys_last = !query.partition_by.is_empty() && matches!(query.from, Relation::Source { .. });
+        let items = self.expand_select(&query.select, &scope, keys_last)?;
         // Unknown function names fail first, as in ksqlDB.
         for e in items.iter().map(|(e, _)| e).chain(query.having.iter()).chain(query.group_by.iter()) {
             let mut unknown = None;
@@ -220,17 +267,37 @@ impl<'a> Planner<'a> {
             || query.having.is_some();
 
         // Table functions (EXPLODE …) in the select list: one flat-map each.
+        let calls_udtf = items.iter().any(|(e, _)| {
+            let mut found = false;
+            walk(e, &mut |x| {
+                if matches!(x, Expr::Function { name, .. } if self.functions.table(name).is_some()) {
+                    found = true;
+                }
+            });
+            found
+        });
+        if calls_udtf && is_agg {
+            return Err(SqlError::semantic("Table functions cannot be used with aggregations."));
+        }
+        if calls_udtf && b.meta().kind == riffle_engine::plan::Kind::Table {
+            return Err(SqlError::semantic("Table source is not supported with table functions"));
+        }
         let mut udtf_repl: Replacements = Vec::new();
         if !is_agg {
+            // Several table functions run side by side (zipped), as in ksqlDB.
+            let mut calls = Vec::new();
             for (i, (e, _)) in items.iter().enumerate() {
                 if let Expr::Function { name, args } = e {
                     if let Some(f) = self.functions.table(name) {
                         let eargs = args.iter().map(|a| self.expr(a, &scope, &b, &[])).collect::<Result<Vec<_>>>()?;
                         let col = format!("KSQL_SYNTH_{i}");
-                        b = b.flat_map(f, eargs, &col)?;
+                        calls.push(riffle_engine::plan::TableCall { func: f, args: eargs, name: col.clone() });
                         udtf_repl.push((e.clone(), col));
                     }
                 }
+            }
+            if !calls.is_empty() {
+                b = b.flat_map_zip(calls)?;
             }
         }
 
@@ -239,12 +306,16 @@ impl<'a> Planner<'a> {
         let mut replacements: Replacements = udtf_repl;
         let mut key_names: Vec<String>;
         let mut window = None;
+        // Whether the output key is a join's key.
+        let mut join_keyed = false;
 
-        if query.window.is_some() && query.group_by.is_empty() {
+        // ksqlDB reports ungrouped select expressions before a missing GROUP BY.
+        if query.window.is_some() && query.group_by.is_empty() && !is_agg {
             return Err(SqlError::semantic("WINDOW clause requires a GROUP BY clause."));
         }
         if let Relation::Source { name, .. } = &query.from {
-            if self.catalog.source(name).is_some_and(|s| s.kind == SourceKind::Table && s.window.is_some()) {
+            // Transient (push and pull) queries may read windowed tables.
+            if !self.transient && self.catalog.source(name).is_some_and(|s| s.kind == SourceKind::Table && s.window.is_some()) {
                 return Err(SqlError::semantic("KSQL does not support persistent queries on windowed tables."));
             }
         }
@@ -256,11 +327,19 @@ impl<'a> Planner<'a> {
                 }
                 if !bad.is_empty() {
                     return Err(SqlError::semantic(format!(
-                        "Non-aggregate SELECT expression(s) not part of GROUP BY: {}",
+                        "Non-aggregate SELECT expression(s) not part of GROUP BY: {}{UNGROUPED_HINT}",
                         bad.iter().map(display_expr).collect::<Vec<_>>().join(", ")
                     )));
                 }
                 return Err(SqlError::semantic("Aggregate query needs GROUP BY (ksqlDB has no global aggregates)."));
+            }
+            for (i, g) in query.group_by.iter().enumerate() {
+                if query.group_by[..i].iter().any(|earlier| same_column(earlier, g, &scope)) {
+                    return Err(SqlError::semantic(format!(
+                        "Duplicate GROUP BY expression: {}",
+                        display_expr(&qualify_deep(g, &[&scope]))
+                    )));
+                }
             }
             for g in &query.group_by {
                 if contains_aggregate(g, self.functions) {
@@ -335,6 +414,16 @@ impl<'a> Planner<'a> {
                     )));
                 }
             }
+            for call in &calls {
+                if let Expr::Function { args, .. } = call {
+                    if args.iter().any(|a| contains_aggregate(a, self.functions)) {
+                        return Err(SqlError::semantic(format!(
+                            "Aggregate functions can not be nested: {}",
+                            display_expr(call)
+                        )));
+                    }
+                }
+            }
             let mut aggs = Vec::new();
             for (i, call) in calls.iter().enumerate() {
                 let name = format!("KSQL_AGG_VARIABLE_{i}");
@@ -342,17 +431,22 @@ impl<'a> Planner<'a> {
                 replacements.push((call.clone(), name));
             }
             // Non-aggregate columns in the select list must be grouped.
-            for (e, _) in &items {
-                let mut bad = Vec::new();
-                ungrouped_columns(e, &query.group_by, self.functions, &mut bad);
-                if !bad.is_empty() {
-                    return Err(SqlError::semantic(format!(
-                        "Non-aggregate SELECT expression(s) not part of GROUP BY: {}",
-                        display_expr(e)
-                    )));
-                }
+            let ungrouped: Vec<String> = items
+                .iter()
+                .filter(|(e, _)| {
+                    let mut bad = Vec::new();
+                    ungrouped_columns(e, &query.group_by, self.functions, &mut bad);
+                    !bad.is_empty()
+                })
+                .map(|(e, _)| display_expr(e))
+                .collect();
+            if !ungrouped.is_empty() {
+                return Err(SqlError::semantic(format!(
+                    "Non-aggregate SELECT expression(s) not part of GROUP BY: {}{UNGROUPED_HINT}",
+                    ungrouped.join(", ")
+                )));
             }
-            let spec = query.window.as_ref().map(window_spec);
+            let spec = query.window.as_ref().map(|w| window_spec(w, query.emit == Some(Emit::Final)));
             if let Some(w) = &query.window {
                 window = Some(window_info(w));
             }
@@ -381,13 +475,25 @@ impl<'a> Planner<'a> {
             for (g, n) in query.group_by.iter().zip(&key_names) {
                 replacements.push((g.clone(), n.clone()));
             }
-            let mut new_scope = Scope { cols: Vec::new(), windowed: query.window.is_some() };
+            let mut new_scope = Scope { cols: Vec::new(), windowed: query.window.is_some(), fk_left: None };
             for n in &key_names {
                 new_scope.cols.push(ScopeCol { qualifier: None, name: n.clone(), engine: n.clone(), key: true });
             }
             if let Some(h) = &query.having {
-                let pred =
-                    self.expr(h, &new_scope, &b, &replacements).map_err(|e| prefix_err("Error in HAVING expression: ", e))?;
+                self.in_having.set(true);
+                let pred = self.expr(h, &new_scope, &b, &replacements);
+                self.in_having.set(false);
+                let pred = pred.map_err(|e| {
+                    let mut bad = Vec::new();
+                    ungrouped_columns(h, &query.group_by, self.functions, &mut bad);
+                    match (&e, bad.first()) {
+                        (SqlError::Semantic(m), Some(col)) if m.ends_with("cannot be resolved.") => SqlError::Semantic(format!(
+                            "Non-aggregate HAVING expression not part of GROUP BY: {}",
+                            display_expr(col)
+                        )),
+                        _ => prefix_err("Error in HAVING expression: ", e),
+                    }
+                })?;
                 b = b.filter(pred)?;
             }
             scope = new_scope;
@@ -411,9 +517,19 @@ impl<'a> Planner<'a> {
                 let name = match (p, aliased) {
                     (_, Some(a)) => a,
                     (Expr::Column { name, .. }, None) => name.clone(),
+                    (Expr::Field { field, .. }, None) => field.clone(),
                     _ => format!("KSQL_COL_{i}"),
                 };
-                keys.push((self.expr(p, &scope, &b, &[])?, name.clone()));
+                let key = self.expr(p, &scope, &b, &[]).map_err(|e| match e {
+                    SqlError::Semantic(m) if m.starts_with("Column '") && m.ends_with("' cannot be resolved.") => {
+                        let col = m.trim_start_matches("Column '").trim_end_matches("' cannot be resolved.").to_string();
+                        SqlError::Semantic(format!(
+                            "PARTITION BY column '{col}' cannot be resolved. '{col}' must be a column in the source schema since PARTITION BY is applied on the input."
+                        ))
+                    }
+                    e => e,
+                })?;
+                keys.push((key, name.clone()));
                 replacements.push((p.clone(), name.clone()));
                 key_names.push(name);
             }
@@ -435,14 +551,29 @@ impl<'a> Planner<'a> {
             key_alternatives =
                 if has_null { Vec::new() } else { query.partition_by.iter().map(|p| vec![p.clone()]).collect() };
         } else {
-            key_alternatives = join_keys.unwrap_or_else(|| {
-                scope
+            join_keyed = join_keys.is_some();
+            key_alternatives = match join_keys {
+                // A join is keyed by one of the columns its criteria name
+                // (left first): the first one the projection selects, else
+                // the first. Only that one is the key; the others are values.
+                Some(keys) => keys
+                    .into_iter()
+                    .map(|alts| {
+                        let viable: Vec<Expr> = alts.iter().filter(|e| matches!(e, Expr::Column { .. })).cloned().collect();
+                        let viable = if viable.is_empty() { alts } else { viable };
+                        match viable.iter().find(|a| items.iter().any(|(e, _)| same_column(a, e, &scope))) {
+                            Some(chosen) => vec![chosen.clone()],
+                            None => viable,
+                        }
+                    })
+                    .collect(),
+                None => scope
                     .cols
                     .iter()
                     .filter(|c| c.key)
                     .map(|c| vec![Expr::Column { qualifier: None, name: c.name.clone() }])
-                    .collect()
-            });
+                    .collect(),
+            };
             key_names = b.meta().key_columns().iter().map(|s| s.to_string()).collect();
             if b.meta().window.is_some() {
                 scope.windowed = true;
@@ -477,10 +608,20 @@ impl<'a> Planner<'a> {
                     )));
                 }
                 Some(i) if key_alternatives[i].len() == 1 && matches!(e, Expr::Column { .. }) => {
+                    let mut aliases = [key_out[i].clone().unwrap_or_default(), name.clone()];
+                    aliases.sort();
+                    // A join's key column is named after its source (`L_A`).
+                    let joined_name = match &key_alternatives[i][0] {
+                        Expr::Column { qualifier, name } if join_keyed => {
+                            scope.resolve(qualifier.as_deref(), name).ok().map(|c| c.engine.clone())
+                        }
+                        _ => None,
+                    };
                     return Err(SqlError::semantic(format!(
-                        "The projection contains a key column (`{}`) more than once, aliased as: {} and {name}.",
-                        key_names.get(i).cloned().unwrap_or_default(),
-                        key_out[i].clone().unwrap_or_default()
+                        "The projection contains a key column (`{}`) more than once, aliased as: {} and {}.",
+                        joined_name.or_else(|| key_names.get(i).cloned()).unwrap_or_default(),
+                        aliases[0],
+                        aliases[1]
                     )));
                 }
                 _ => {
@@ -504,6 +645,20 @@ impl<'a> Planner<'a> {
             key_out = key_names.iter().cloned().map(Some).collect();
         }
         let missing: Vec<usize> = (0..key_out.len()).filter(|i| key_out[*i].is_none()).collect();
+        if let (Some(table), false, true, false) = (&scope.fk_left, missing.is_empty(), query.partition_by.is_empty(), is_agg) {
+            let names: Vec<String> = missing
+                .iter()
+                .map(|i| match &key_alternatives[*i][0] {
+                    Expr::Column { name, .. } => format!("`{name}`"),
+                    other => format!("`{}`", display_expr(other)),
+                })
+                .collect();
+            let (s, cols) = if names.len() > 1 { ("s", "columns") } else { ("", "column") };
+            return Err(SqlError::semantic(format!(
+                "Primary key column{s} missing in projection. For foreign-key table-table joins, the projection must include all primary key columns from the left input table (`{table}`). Missing {cols}: {}.",
+                names.join(", ")
+            )));
+        }
         if missing.len() > 1 && is_agg {
             let names: Vec<String> = missing.iter().map(|i| display_expr(&key_alternatives[*i][0])).collect();
             let (last, first) = names.split_last().map(|(l, f)| (l.clone(), f.join(", "))).unwrap_or_default();
@@ -512,8 +667,14 @@ impl<'a> Planner<'a> {
                 names.join(", ")
             )));
         }
-        if missing.len() > 1 && !is_agg && query.partition_by.is_empty() && key_alternatives.iter().all(|a| a.len() == 1) {
-            let names: Vec<String> = missing.iter().map(|i| display_expr(&key_alternatives[*i][0])).collect();
+        if !missing.is_empty()
+            && key_alternatives.len() > 1
+            && !is_agg
+            && query.partition_by.is_empty()
+            && key_alternatives.iter().all(|a| a.len() == 1)
+        {
+            // ksqlDB names every key column when any is missing.
+            let names: Vec<String> = key_alternatives.iter().map(|a| display_expr(&a[0])).collect();
             return Err(SqlError::semantic(format!(
                 "The query used to build `{sink_name}` must include the key columns {} in its projection (eg, SELECT {}...).",
                 names.join(" and "),
@@ -533,6 +694,14 @@ impl<'a> Planner<'a> {
                 let alts = &key_alternatives[i];
                 let what = if is_agg {
                     format!("grouping expression {}", display_expr(&alts[0]))
+                } else if !query.partition_by.is_empty() && key_alternatives.len() > 1 {
+                    // ksqlDB names every partitioning expression when any is missing.
+                    let all: Vec<String> = key_alternatives.iter().map(|a| qualified(&a[0], &query.from)).collect();
+                    let (last, first) = all.split_last().map(|(l, f)| (l.clone(), f.join(", "))).unwrap_or_default();
+                    return Err(SqlError::semantic(format!(
+                        "The query used to build `{sink_name}` must include the partitioning expressions {first} and {last} in its projection (eg, SELECT {}...).",
+                        all.join(", ")
+                    )));
                 } else if !query.partition_by.is_empty() {
                     let q = qualified(&alts[0], &query.from);
                     return Err(SqlError::semantic(format!(
@@ -544,6 +713,12 @@ impl<'a> Planner<'a> {
                         "The query used to build `{sink_name}` must include the join expressions {} in its projection (eg, SELECT {}...).",
                         v.join(" or "),
                         v[0]
+                    )));
+                } else if join_keyed && synthetic_key(&alts[0], &scope).is_none() {
+                    format!("join expression {}", display_expr(&alts[0]))
+                } else if let Some(name) = synthetic_key(&alts[0], &scope) {
+                    return Err(SqlError::semantic(format!(
+                        "Key missing from projection (ie, SELECT). See https://cnfl.io/2LV7ouS.\nThe query used to build `{sink_name}` must include the join expression {name} in its projection (eg, SELECT {name}...).\n{name} was added as a synthetic key column because the join criteria did not match any source column. This expression must be included in the projection and may be aliased."
                     )));
                 } else {
                     format!("key column {}", display_expr(&alts[0]))
@@ -596,21 +771,32 @@ impl<'a> Planner<'a> {
     }
 
     /// `SELECT` items with stars expanded, each with its output name.
-    fn expand_select(&self, select: &[SelectItem], scope: &Scope) -> Result<Vec<(Expr, String)>> {
+    fn expand_select(&self, select: &[SelectItem], scope: &Scope, keys_last: bool) -> Result<Vec<(Expr, String)>> {
         let mut out = Vec::new();
         let joined = scope.cols.iter().filter_map(|c| c.qualifier.clone()).collect::<std::collections::BTreeSet<_>>().len() > 1;
         let mut anon = 0;
         for item in select {
             match item {
                 SelectItem::Star => {
-                    for c in &scope.cols {
-                        let name = if joined { format!("{}_{}", c.qualifier.as_deref().unwrap_or(""), c.name) } else { c.name.clone() };
+                    let mut cols: Vec<&ScopeCol> = scope.cols.iter().filter(|c| !is_record_metadata(&c.name)).collect();
+                    if keys_last {
+                        cols.sort_by_key(|c| c.key);
+                    }
+                    for c in cols {
+                        let name = match (&c.qualifier, joined) {
+                            (Some(q), true) => format!("{q}_{}", c.name),
+                            _ => c.name.clone(),
+                        };
                         let qualifier = if joined { c.qualifier.clone() } else { None };
                         out.push((Expr::Column { qualifier, name: c.name.clone() }, name));
                     }
                 }
                 SelectItem::QualifiedStar(q) => {
-                    let cols: Vec<&ScopeCol> = scope.cols.iter().filter(|c| c.qualifier.as_deref() == Some(q)).collect();
+                    let cols: Vec<&ScopeCol> = scope
+                        .cols
+                        .iter()
+                        .filter(|c| c.qualifier.as_deref() == Some(q) && !is_record_metadata(&c.name))
+                        .collect();
                     if cols.is_empty() {
                         return Err(SqlError::semantic(format!("'{q}' is not a valid stream/table name or alias.")));
                     }
@@ -631,6 +817,8 @@ impl<'a> Planner<'a> {
                         (Some(a), _) => a.clone(),
                         // In a join a column keeps its name unless several
                         // sources have one of that name: then `ALIAS_NAME`.
+                        // Every source has a ROWTIME: qualified, it is named after its source.
+                        (None, Expr::Column { qualifier: Some(q), name }) if joined && name == "ROWTIME" => format!("{q}_{name}"),
                         (None, Expr::Column { qualifier, name }) if joined => {
                             let owners: std::collections::BTreeSet<&str> = scope
                                 .cols
@@ -647,11 +835,24 @@ impl<'a> Planner<'a> {
                         (None, Expr::Column { name, .. }) => name.clone(),
                         (None, Expr::Field { field, .. }) => field.clone(),
                         _ => {
-                            let n = format!("KSQL_COL_{anon}");
+                            // Generated names skip the sources' column names.
+                            let mut n = format!("KSQL_COL_{anon}");
+                            while scope.cols.iter().any(|c| c.name == n) {
+                                anon += 1;
+                                n = format!("KSQL_COL_{anon}");
+                            }
                             anon += 1;
                             n
                         }
                     };
+                    // `X.ROWTIME AS ROWTIME` selects the pseudo-column under
+                    // its own name, like an unaliased `ROWTIME`.
+                    let self_named = matches!(expr, Expr::Column { name: n, .. } if n == &name);
+                    if alias.is_some() && RESERVED_COLUMNS.contains(&name.as_str()) && self_named {
+                        return Err(SqlError::semantic(format!(
+                            "Reserved column name in select: `{name}`. Please remove or alias the column."
+                        )));
+                    }
                     if alias.is_some() && RESERVED_COLUMNS.contains(&name.as_str()) {
                         return Err(SqlError::semantic(format!(
                             "`{name}` is a reserved column name. You cannot use it as an alias for a column."
@@ -689,14 +890,20 @@ impl<'a> Planner<'a> {
             .ok_or_else(|| SqlError::semantic(format!("{name} does not exist.")))?;
         let q = alias.unwrap_or(name).to_string();
         inputs.push(src.topic.clone());
-        let b = source_builder(src)?;
+        let b = source_builder(src, self.functions)?;
         let b = if self.keep_nulls { b.keep_null_values() } else { b };
+        let b = if self.record_metadata { b.with_record_metadata()? } else { b };
         let mut scope = Scope::default();
         for c in &src.key {
             scope.cols.push(ScopeCol { qualifier: Some(q.clone()), name: c.name.clone(), engine: c.name.clone(), key: true });
         }
         for c in &src.value {
             scope.cols.push(ScopeCol { qualifier: Some(q.clone()), name: c.name.clone(), engine: c.name.clone(), key: false });
+        }
+        if self.record_metadata {
+            for name in [ROWPARTITION, ROWOFFSET] {
+                scope.cols.push(ScopeCol { qualifier: Some(q.clone()), name: name.into(), engine: name.into(), key: false });
+            }
         }
         scope.windowed = src.window.is_some();
         Ok((b, scope))
@@ -714,12 +921,20 @@ impl<'a> Planner<'a> {
             return Ok((b, scope, keys));
         }
         let mut values = Vec::new();
-        let mut out = Scope { cols: Vec::new(), windowed: scope.windowed };
+        let mut out = Scope { cols: Vec::new(), windowed: scope.windowed, fk_left: None };
         for c in &scope.cols {
             let q = c.qualifier.clone().unwrap_or_default();
             let engine = format!("{q}_{}", c.name);
             values.push((EExpr::col(&c.engine), engine.clone()));
             out.cols.push(ScopeCol { qualifier: c.qualifier.clone(), name: c.name.clone(), engine, key: c.key });
+        }
+        // `S.ROWTIME` in a join reads that side's record time.
+        if self.side_rowtime {
+            if let Some(q) = scope.cols.iter().find_map(|c| c.qualifier.clone()) {
+                let engine = format!("{q}_{ROWTIME}");
+                values.push((EExpr::col(ROWTIME), engine.clone()));
+                out.cols.push(ScopeCol { qualifier: Some(q), name: ROWTIME.into(), engine, key: false });
+            }
         }
         Ok((b.project(values)?, out, keys))
     }
@@ -764,9 +979,8 @@ impl<'a> Planner<'a> {
             }
         }
         // RIGHT JOIN is LEFT JOIN with the sides swapped.
-        if kind == JoinType::Right && matches!(left, Relation::Source { .. }) {
-            return self.join(right, left, JoinType::Left, on, within, inputs);
-        }
+        let swapped = kind == JoinType::Right && matches!(left, Relation::Source { .. });
+        let (left, right, kind) = if swapped { (right, left, JoinType::Left) } else { (left, right, kind) };
         let (mut lb, lscope, lkeys) = self.join_side(left, inputs)?;
         let (mut rb, rscope, _) = self.join_side(right, inputs)?;
         let Expr::Binary { op: BinOp::Eq, left: a, right: c } = on else {
@@ -820,6 +1034,9 @@ impl<'a> Planner<'a> {
             _ => false,
         };
         if r_table && !is_key(&re, &rscope) {
+            if l_table && swapped && is_key(&le, &lscope) {
+                return Err(SqlError::semantic("RIGHT OUTER JOIN on a foreign key is not supported"));
+            }
             if l_table {
                 // Foreign-key join: left expression to the right table's key.
                 if !is_key(&re, &rscope) {
@@ -845,16 +1062,57 @@ impl<'a> Planner<'a> {
                 return Err(SqlError::semantic("RIGHT OUTER JOIN is not supported yet: swap the sides and use LEFT JOIN."))
             }
         };
-        let mut scope = Scope { cols: Vec::new(), windowed: false };
+        let mut scope = Scope { cols: Vec::new(), windowed: false, fk_left: None };
         if l_table && r_table && !is_key(&le, &lscope) {
+            let got = || {
+                format!(
+                    "Got {} = {}.",
+                    display_expr(&qualify_deep(a, &[&lscope, &rscope])),
+                    display_expr(&qualify_deep(c, &[&lscope, &rscope]))
+                )
+            };
+            if swapped {
+                return Err(SqlError::semantic("RIGHT OUTER JOIN on a foreign key is not supported"));
+            }
+            if matches!(left, Relation::Join { .. }) {
+                return Err(SqlError::semantic(format!(
+                    "Invalid join condition: foreign-key table-table joins are not supported as part of n-way joins. {}",
+                    got()
+                )));
+            }
             let fk = self.expr(&le, &lscope, &lb, &[])?;
+            let fk_type = expr_type(&fk, &lb.meta().schema)?;
+            let key_type = rb.meta().schema.field(0).data_type().clone();
+            if fk_type != key_type {
+                let sql = |t: &DataType| SqlType::from_arrow(t).map(|t| t.to_string()).unwrap_or_else(|_| t.to_string());
+                return Err(SqlError::semantic(format!(
+                    "Invalid join condition: types don't match. Got {}{{{}}} = {}{{{}}}.",
+                    display_expr(&qualify_deep(&le, &[&lscope])),
+                    sql(&fk_type),
+                    display_expr(&qualify_deep(&re, &[&rscope])),
+                    sql(&key_type)
+                )));
+            }
+            scope.fk_left = match left {
+                Relation::Source { name, .. } => Some(name.clone()),
+                Relation::Join { .. } => None,
+            };
             let b = lb.foreign_key_join(rb, fk, jk)?;
             scope.cols.extend(lscope.cols.iter().cloned());
             scope.cols.extend(rscope.cols.iter().cloned().map(|mut c| {
                 c.key = false;
                 c
             }));
-            return Ok((b, scope, lkeys));
+            // Keyed by the left table's primary key.
+            let keys = lkeys.unwrap_or_else(|| {
+                lscope
+                    .cols
+                    .iter()
+                    .filter(|c| c.key)
+                    .map(|c| vec![Expr::Column { qualifier: c.qualifier.clone(), name: c.name.clone() }])
+                    .collect()
+            });
+            return Ok((b, scope, Some(keys)));
         }
         if !is_key(&le, &lscope) || lb.meta().key_len != 1 {
             if l_table {
@@ -932,12 +1190,28 @@ impl<'a> Planner<'a> {
                 scope.cols.push(c);
             }
         }
+        // A RIGHT JOIN planned as a swapped LEFT JOIN still lists the
+        // written left side's columns first.
+        if swapped {
+            let n = lscope.cols.len().min(scope.cols.len());
+            scope.cols.rotate_left(n);
+        }
+        // ksqlDB keys a FULL OUTER join, and a join whose criteria name no
+        // source column, by a synthetic `ROWKEY` column: the join key.
+        let plain = |e: &Expr| matches!(e, Expr::Column { .. });
+        if kind == JoinType::Full || (!plain(&le) && !plain(&re)) {
+            let name = synthetic_key_name(lscope.cols.iter().chain(&rscope.cols).map(|c| c.name.as_str()));
+            let engine = meta.schema.field(0).name().clone();
+            scope.cols.insert(0, ScopeCol { qualifier: None, name: name.clone(), engine, key: true });
+            return Ok((b, scope, Some(vec![vec![Expr::Column { qualifier: None, name }]])));
+        }
         let mut keys = lkeys.unwrap_or_default();
+        let (lq, rq) = (qualify(&le, &lscope), qualify(&re, &rscope));
         if keys.is_empty() {
-            keys.push(vec![le.clone(), re.clone()]);
+            keys.push(if swapped { vec![rq, lq] } else { vec![lq, rq] });
         } else if let Some(k) = keys.first_mut() {
-            if k.iter().any(|x| x == &le) {
-                k.push(re.clone());
+            if k.iter().any(|x| same_column(x, &lq, &lscope)) {
+                k.push(rq);
             }
         }
         // Copy-keyed: the join key column is readable through either side.
@@ -1032,9 +1306,12 @@ impl<'a> Planner<'a> {
                     BinOp::Or => BinaryOp::Or,
                     BinOp::Concat => BinaryOp::Concat,
                 };
+                // `+` on two strings concatenates them.
+                let is_str = |e: &EExpr| matches!(expr_type(e, schema), Ok(DataType::Utf8));
+                let op = if op == BinaryOp::Plus && is_str(&l) && is_str(&r) { BinaryOp::Concat } else { op };
                 let (l, r) = decimal_literals_to_double(l, r, schema);
                 let (l, r) = if op.is_comparison() {
-                    self.check_comparison(&l, &r, left, right, op, schema)?;
+                    self.check_comparison(&l, &r, &joined_names(left, scope), &joined_names(right, scope), op, schema)?;
                     coerce_pair(l, r, schema, right, op)?
                 } else {
                     (l, r)
@@ -1191,7 +1468,7 @@ impl<'a> Planner<'a> {
             },
             _ => false,
         };
-        if ok || parses(r, &ls) || parses(l, &rs) {
+        if ok || (!self.in_having.get() && (parses(r, &ls) || parses(l, &rs))) {
             return Ok(());
         }
         let opname = match op {
@@ -1210,23 +1487,49 @@ impl<'a> Planner<'a> {
     }
 }
 
-/// The engine source node for a catalog source.
+/// The engine source node for a catalog source. A STRING `TIMESTAMP`
+/// column with a `TIMESTAMP_FORMAT` is parsed with it (`STRINGTOTIMESTAMP`).
 ///
 /// # Errors
 /// Formats that cannot carry the columns.
-pub fn source_builder(src: &SourceInfo) -> Result<PlanBuilder> {
+pub fn source_builder(src: &SourceInfo, functions: &Functions) -> Result<PlanBuilder> {
     let key_format = engine_format(&src.key_format, &src.key, true)?;
     let value_format = engine_format(&src.value_format, &src.value, false)?;
     let key: Vec<Field> = src.key.iter().map(|c| Field::new(&c.name, c.ty.to_arrow(), true)).collect();
     let value = Schema::new(src.value.iter().map(|c| Field::new(&c.name, c.ty.to_arrow(), true)).collect::<Vec<_>>());
-    let time = match &src.timestamp {
-        Some(c) => TimestampSpec::Column(c.clone()),
-        None => TimestampSpec::Record,
+    let is_string = |c: &str| src.column(c).is_some_and(|col| col.ty == SqlType::String);
+    let time = match (&src.timestamp, &src.timestamp_format) {
+        (Some(c), Some(format)) if is_string(c) => {
+            let parse = functions
+                .scalar("STRINGTOTIMESTAMP")
+                .ok_or_else(|| SqlError::Internal("STRINGTOTIMESTAMP is not registered".into()))?;
+            TimestampSpec::Expr(EExpr::Function {
+                func: parse,
+                args: vec![EExpr::col(c), EExpr::Literal(ScalarValue::Utf8(format.clone()))],
+            })
+        }
+        (Some(c), _) => TimestampSpec::Column(c.clone()),
+        (None, _) => TimestampSpec::Record,
     };
-    Ok(match src.kind {
+    let b = match src.kind {
         SourceKind::Stream => PlanBuilder::stream(&src.topic, key_format, value_format, &key, value, time)?,
         SourceKind::Table => PlanBuilder::table(&src.topic, key_format, value_format, &key, value, time)?,
+    };
+    Ok(match src.window {
+        Some(w) => b.with_key_window(key_window(w))?,
+        None => b,
     })
+}
+
+/// The engine window of a windowed source's keys: only its layout and, for
+/// time windows, its size (which gives each window's end) matter.
+fn key_window(w: WindowInfo) -> WindowSpec {
+    let size = w.size_ms.unwrap_or(0);
+    match w.kind {
+        WindowType::Tumbling => WindowSpec::tumbling(size, 0),
+        WindowType::Hopping => WindowSpec::hopping(size, size, 0),
+        WindowType::Session => WindowSpec::session(0, 0),
+    }
 }
 
 fn prefix_err(prefix: &str, e: SqlError) -> SqlError {
@@ -1371,7 +1674,7 @@ fn coerce_pair(l: EExpr, r: EExpr, schema: &Schema, ra: &Expr, op: BinaryOp) -> 
                 _ => ">=",
             };
             Err(SqlError::semantic(format!(
-                "operator does not exist: {ls} {opname} {rs} ({})",
+                "operator does not exist: {ls} {opname} {rs} ({})\nHint: You might need to add explicit type casts.",
                 display_expr(ra)
             )))
         }
@@ -1397,8 +1700,11 @@ fn decimal_literals_to_double(l: EExpr, r: EExpr, schema: &Schema) -> (EExpr, EE
     }
 }
 
-fn window_spec(w: &ast::WindowClause) -> WindowSpec {
-    let grace = w.grace_ms.unwrap_or(DEFAULT_GRACE_MS);
+/// The engine window of a `WINDOW` clause. Without a `GRACE PERIOD`, ksqlDB
+/// keeps Kafka Streams' legacy 24-hour grace, except under `EMIT FINAL`,
+/// where windows close at their end (no grace).
+fn window_spec(w: &ast::WindowClause, emit_final: bool) -> WindowSpec {
+    let grace = w.grace_ms.unwrap_or(if emit_final { 0 } else { DEFAULT_GRACE_MS });
     let mut spec = match w.kind {
         WindowKind::Tumbling { size_ms } => WindowSpec::tumbling(size_ms, grace),
         WindowKind::Hopping { size_ms, advance_ms } => WindowSpec::hopping(size_ms, advance_ms, grace),
@@ -1474,6 +1780,115 @@ fn resolved_display(e: &Expr, scopes: &[&Scope]) -> String {
         }
         other => display_expr(other),
     }
+}
+
+/// A column reference with its source's qualifier filled in (`L.A`), as
+/// ksqlDB names join expressions; other expressions unchanged.
+fn qualify(e: &Expr, scope: &Scope) -> Expr {
+    match e {
+        Expr::Column { qualifier: None, name } => match scope.resolve(None, name) {
+            Ok(c) if c.qualifier.is_some() => Expr::Column { qualifier: c.qualifier.clone(), name: name.clone() },
+            _ => e.clone(),
+        },
+        other => other.clone(),
+    }
+}
+
+/// `e` with every column reference qualified by its source, for messages.
+fn qualify_deep(e: &Expr, scopes: &[&Scope]) -> Expr {
+    let deep = |x: &Expr| Box::new(qualify_deep(x, scopes));
+    match e {
+        Expr::Column { qualifier: None, name } => {
+            match scopes.iter().find_map(|s| s.resolve(None, name).ok().and_then(|c| c.qualifier.clone())) {
+                Some(q) => Expr::Column { qualifier: Some(q), name: name.clone() },
+                None => e.clone(),
+            }
+        }
+        Expr::Cast { expr, ty } => Expr::Cast { expr: deep(expr), ty: ty.clone() },
+        Expr::Binary { op, left, right } => Expr::Binary { op: *op, left: deep(left), right: deep(right) },
+        Expr::Function { name, args } => {
+            Expr::Function { name: name.clone(), args: args.iter().map(|a| qualify_deep(a, scopes)).collect() }
+        }
+        other => other.clone(),
+    }
+}
+
+/// `e` with its columns named as in a join's output (`L.A` → `L_A`), for
+/// messages about joined rows; unchanged outside joins.
+fn joined_names(e: &Expr, scope: &Scope) -> Expr {
+    let qualifiers: std::collections::BTreeSet<&str> = scope.cols.iter().filter_map(|c| c.qualifier.as_deref()).collect();
+    if qualifiers.len() < 2 {
+        return e.clone();
+    }
+    let rename = |x: &Expr| joined_names(x, scope);
+    match e {
+        Expr::Column { qualifier, name } => match scope.resolve(qualifier.as_deref(), name) {
+            Ok(c) if c.qualifier.is_some() => {
+                Expr::Column { qualifier: None, name: format!("{}_{name}", c.qualifier.as_deref().unwrap_or_default()) }
+            }
+            _ => e.clone(),
+        },
+        Expr::Function { name, args } => Expr::Function { name: name.clone(), args: args.iter().map(rename).collect() },
+        Expr::Binary { op, left, right } => Expr::Binary { op: *op, left: Box::new(rename(left)), right: Box::new(rename(right)) },
+        Expr::Cast { expr, ty } => Expr::Cast { expr: Box::new(rename(expr)), ty: ty.clone() },
+        other => other.clone(),
+    }
+}
+
+/// Whether `name` is a pseudo-column (record metadata, a join side's
+/// `ROWTIME`), which `*` does not select.
+fn is_record_metadata(name: &str) -> bool {
+    name == ROWPARTITION || name == ROWOFFSET || name == ROWTIME
+}
+
+/// Whether `query` names a source's `ROWTIME` (`S.ROWTIME`) anywhere.
+fn reads_qualified_rowtime(query: &Query) -> bool {
+    let mut found = false;
+    let mut look = |e: &Expr| {
+        walk(e, &mut |x| {
+            if matches!(x, Expr::Column { qualifier: Some(_), name } if name == ROWTIME) {
+                found = true;
+            }
+        })
+    };
+    for item in &query.select {
+        if let SelectItem::Expr { expr, .. } = item {
+            look(expr);
+        }
+    }
+    for e in query.where_clause.iter().chain(&query.group_by).chain(&query.partition_by).chain(query.having.iter()) {
+        look(e);
+    }
+    found
+}
+
+/// Whether any expression of `query` reads `ROWPARTITION` or `ROWOFFSET`.
+fn reads_record_metadata(query: &Query) -> bool {
+    fn relation(r: &Relation, found: &mut bool) {
+        if let Relation::Join { left, right, on, .. } = r {
+            relation(left, found);
+            relation(right, found);
+            expr(on, found);
+        }
+    }
+    fn expr(e: &Expr, found: &mut bool) {
+        walk(e, &mut |x| {
+            if matches!(x, Expr::Column { name, .. } if is_record_metadata(name)) {
+                *found = true;
+            }
+        });
+    }
+    let mut found = false;
+    relation(&query.from, &mut found);
+    for item in &query.select {
+        if let SelectItem::Expr { expr: e, .. } = item {
+            expr(e, &mut found);
+        }
+    }
+    for e in query.where_clause.iter().chain(&query.group_by).chain(&query.partition_by).chain(query.having.iter()) {
+        expr(e, &mut found);
+    }
+    found
 }
 
 /// Source names in a `FROM` tree, left to right.
@@ -1596,6 +2011,13 @@ fn refs_only(e: &Expr, scope: &Scope) -> bool {
 }
 
 /// Whether `a` and `b` name the same column in `scope` (or are equal).
+/// The name of the synthetic join key `e` names, if it is one (an
+/// unqualified key column of a join).
+fn synthetic_key<'s>(e: &Expr, scope: &'s Scope) -> Option<&'s str> {
+    let Expr::Column { qualifier: None, name } = e else { return None };
+    scope.cols.iter().find(|c| c.qualifier.is_none() && c.key && &c.name == name).map(|c| c.name.as_str())
+}
+
 fn same_column(a: &Expr, b: &Expr, scope: &Scope) -> bool {
     if a == b {
         return true;
@@ -1608,6 +2030,23 @@ fn same_column(a: &Expr, b: &Expr, scope: &Scope) -> bool {
             }
         }
         _ => false,
+    }
+}
+
+/// The name of a join's synthetic key column: `ROWKEY`, or `ROWKEY_<n>` past
+/// the highest such suffix among the joined columns (ksqlDB's alias
+/// generator, where `ROWKEY` itself counts as suffix 0).
+fn synthetic_key_name<'n>(columns: impl Iterator<Item = &'n str>) -> String {
+    let mut next: Option<u64> = None;
+    for c in columns {
+        let used = if c == "ROWKEY" { Some(0) } else { c.strip_prefix("ROWKEY_").and_then(|n| n.parse::<u64>().ok()) };
+        if let Some(u) = used {
+            next = Some(next.map_or(u + 1, |n| n.max(u + 1)));
+        }
+    }
+    match next {
+        None => "ROWKEY".into(),
+        Some(n) => format!("ROWKEY_{n}"),
     }
 }
 
@@ -1683,3 +2122,26 @@ pub fn display_expr(e: &Expr) -> String {
     }
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn synthetic_join_key_skips_names_the_sources_use() {
+        assert_eq!(synthetic_key_name(["A", "B"].into_iter()), "ROWKEY");
+        assert_eq!(synthetic_key_name(["ROWKEY", "B"].into_iter()), "ROWKEY_1");
+        assert_eq!(synthetic_key_name(["ROWKEY", "ROWKEY_1", "ROWKEY_3", "ROWKEY_5"].into_iter()), "ROWKEY_6");
+    }
+
+    #[test]
+    fn record_metadata_is_read_only_when_a_query_names_it() {
+        let parse = |sql: &str| match crate::parser::parse_statement(sql, &std::collections::BTreeMap::new()) {
+            Ok(crate::ast::Statement::CreateAsSelect { query, .. }) => query,
+            other => panic!("not a CREATE … AS SELECT: {other:?}"),
+        };
+        assert!(!reads_record_metadata(&parse("CREATE STREAM O AS SELECT * FROM I;")));
+        assert!(reads_record_metadata(&parse("CREATE STREAM O AS SELECT ID FROM I WHERE ROWOFFSET % 3 = 0;")));
+        assert!(reads_record_metadata(&parse("CREATE STREAM O AS SELECT ROWPARTITION AS P FROM I;")));
+    }
+}

@@ -406,10 +406,42 @@ fn compare(a: &Value, b: &Value) -> Option<std::cmp::Ordering> {
     super::collections::compare_values(a, b)
 }
 
+/// A string argument among DATE, TIME or TIMESTAMP ones, read as ksqlDB
+/// reads such literals: ISO `2022-06-14`, `09:16:00[.fff]`,
+/// `2022-06-14[T09:16:00[.fff]]` (UTC).
+fn temporal_from_string(s: &str, ty: &SqlType) -> Option<Value> {
+    use chrono::{NaiveDate, NaiveDateTime, NaiveTime, Timelike};
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1)?;
+    let s = s.trim();
+    match ty {
+        SqlType::Date => {
+            let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
+            i32::try_from((d - epoch).num_days()).ok().map(Value::Date)
+        }
+        SqlType::Time => {
+            let t = NaiveTime::parse_from_str(s, "%H:%M:%S%.f").or_else(|_| NaiveTime::parse_from_str(s, "%H:%M")).ok()?;
+            i32::try_from(t.num_seconds_from_midnight() * 1000 + t.nanosecond() / 1_000_000).ok().map(Value::Time)
+        }
+        SqlType::Timestamp => {
+            let dt = NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
+                .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M"))
+                .ok()
+                .or_else(|| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)))?;
+            Some(Value::Timestamp(dt.and_utc().timestamp_millis()))
+        }
+        _ => None,
+    }
+}
+
 fn extreme(a: &[Value], ret: &SqlType, want: std::cmp::Ordering) -> EvalResult {
     let mut best: Option<Value> = None;
     for v in a.iter().filter(|v| !v.is_null()) {
-        let v = v.clone().coerce(ret).ok_or("argument does not fit the result type")?;
+        let v = match v {
+            Value::String(s) if matches!(ret, SqlType::Date | SqlType::Time | SqlType::Timestamp) => {
+                temporal_from_string(s, ret).ok_or("argument is not a date, time or timestamp")?
+            }
+            v => v.clone().coerce(ret).ok_or("argument does not fit the result type")?,
+        };
         best = match best {
             None => Some(v),
             Some(b) => {
@@ -548,6 +580,9 @@ mod tests {
     #[test]
     fn greatest_least_types() {
         assert_eq!(rt("GREATEST", &[]), Err("Function 'greatest' does not accept parameters ().".into()));
+        assert_eq!(temporal_from_string("2022-06-14", &SqlType::Date), Some(Value::Date(19157)));
+        assert_eq!(temporal_from_string("09:16:00", &SqlType::Time), Some(Value::Time(33_360_000)));
+        assert_eq!(temporal_from_string("2022-06-14", &SqlType::Timestamp), Some(Value::Timestamp(1_655_164_800_000)));
         assert_eq!(
             rt("GREATEST", &[SqlType::String, SqlType::Int]),
             Err("Function 'greatest' does not accept parameters (STRING, INTEGER).".into())
