@@ -86,6 +86,9 @@ pub struct Session {
     /// Where DDL and persistent-query statements are recorded (the command
     /// topic), once attached; see [`Session::attach_command_topic`].
     pub(crate) command_topic: Option<String>,
+    /// Tables declared with `CREATE SOURCE TABLE` (queryable by pull
+    /// queries without a persistent query).
+    pub(crate) source_tables: std::collections::HashSet<String>,
     /// Materialized snapshots of tables for pull queries, by topic.
     pub(crate) views: std::collections::HashMap<String, crate::transient::TableView>,
     /// When set, persistent queries are planned and collected here instead
@@ -171,6 +174,7 @@ impl Session {
             queries: Vec::new(),
             next_query: 0,
             command_topic: None,
+            source_tables: std::collections::HashSet::new(),
             views: std::collections::HashMap::new(),
             collected: None,
         }
@@ -212,8 +216,16 @@ impl Session {
 
     fn run_statement(&mut self, stmt: Statement, text: &str) -> Result<Executed> {
         match stmt {
-            Statement::CreateSource { kind, or_replace, if_not_exists, read_only: _, name, columns, props } => {
-                self.create_source(kind, or_replace, if_not_exists, name, columns, &props, text)
+            Statement::CreateSource { kind, or_replace, if_not_exists, read_only, name, columns, props } => {
+                let created = name.clone();
+                let out = self.create_source(kind, or_replace, if_not_exists, name, columns, &props, text)?;
+                // `CREATE SOURCE TABLE` is materialized: pull queries may read it.
+                if read_only {
+                    self.source_tables.insert(created);
+                } else {
+                    self.source_tables.remove(&created);
+                }
+                Ok(out)
             }
             Statement::CreateAsSelect { kind, or_replace, if_not_exists, name, props, query } => {
                 if self.catalog.source(&name).is_some() {

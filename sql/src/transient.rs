@@ -324,9 +324,26 @@ impl Session {
         if !query.partition_by.is_empty() {
             return Err(SqlError::semantic("Pull queries don't support PARTITION BY clauses. See https://cnfl.io/queries for more info.\nAdd EMIT CHANGES if you intended to issue a push query."));
         }
+        if src.kind == SourceKind::Table && src.written_by.is_none() && !self.source_tables.contains(name) {
+            return Err(SqlError::semantic(format!(
+                "The `{name}` table isn't queryable. To derive a queryable table, you can do 'CREATE TABLE QUERYABLE_{name} AS SELECT * FROM {name}'. See https://cnfl.io/queries for more info."
+            )));
+        }
+        check_pseudo_columns(query)?;
         let mut planner = self.planner();
         planner.transient = true;
         let planned = planner.plan_query(query, "TRANSIENT")?;
+        if src.kind == SourceKind::Table {
+            let flag = |k: &str| self.properties.get(k).map(|v| !v.eq_ignore_ascii_case("false")).unwrap_or(true);
+            let key_types: Vec<(String, SqlType)> = src.key.iter().map(|c| (c.name.clone(), c.ty.clone())).collect();
+            check_key_lookups(
+                query.where_clause.as_ref(),
+                &key_types,
+                src.window.is_some(),
+                flag("ksql.query.pull.table.scan.enabled"),
+                flag("ksql.query.pull.range.scan.enabled"),
+            )?;
+        }
         let plan = planned.plan.build();
         let columns = result_columns(&planned.value, &planned.output_keys);
         let value_start = plan.meta().value_start();
@@ -551,5 +568,222 @@ fn key_literal<'a>(w: &'a Expr, key: &str) -> Option<&'a Expr> {
         }
         Expr::Binary { op: BinOp::And, left, right } => key_literal(left, key).or_else(|| key_literal(right, key)),
         _ => None,
+    }
+}
+
+/// Pull queries read a snapshot, which has no partitions or offsets.
+fn check_pseudo_columns(query: &Query) -> Result<()> {
+    let named = |e: &Expr, out: &mut Vec<String>| {
+        crate::planner::walk(e, &mut |x| {
+            if let Expr::Column { name, .. } = x {
+                if (name == "ROWPARTITION" || name == "ROWOFFSET") && !out.contains(name) {
+                    out.push(name.clone());
+                }
+            }
+        });
+    };
+    let mut in_select = Vec::new();
+    for item in &query.select {
+        if let crate::ast::SelectItem::Expr { expr, .. } = item {
+            named(expr, &mut in_select);
+        }
+    }
+    if !in_select.is_empty() {
+        return Err(SqlError::semantic(format!(
+            "Pull queries don't support the following columns in SELECT clauses: {}",
+            in_select.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
+        )));
+    }
+    let mut in_where = Vec::new();
+    if let Some(w) = &query.where_clause {
+        named(w, &mut in_where);
+    }
+    if !in_where.is_empty() {
+        return Err(SqlError::semantic(format!(
+            "Pull queries don't support the following columns in WHERE clauses: {}",
+            in_where.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
+        )));
+    }
+    Ok(())
+}
+
+fn split<'a>(e: &'a Expr, op: BinOp, out: &mut Vec<&'a Expr>) {
+    match e {
+        Expr::Binary { op: o, left, right } if *o == op => {
+            split(left, op, out);
+            split(right, op, out);
+        }
+        other => out.push(other),
+    }
+}
+
+fn references_column(e: &Expr) -> bool {
+    let mut found = false;
+    crate::planner::walk(e, &mut |x| found |= matches!(x, Expr::Column { .. }));
+    found
+}
+
+/// How a key column is constrained within one disjunct.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bound {
+    /// `=` or `IN`: point lookups.
+    Point,
+    /// `<`, `<=`, `>`, `>=`, `BETWEEN`: a range.
+    Range,
+}
+
+/// ksqlDB's rules for a pull query's `WHERE` on a table: literals in key
+/// lookups must fit the key's type, and — with table scans disabled —
+/// every disjunct must pin every key column with one comparison against a
+/// value that reads no column.
+fn check_key_lookups(
+    where_clause: Option<&Expr>,
+    keys: &[(String, SqlType)],
+    windowed: bool,
+    table_scan: bool,
+    range_scan: bool,
+) -> Result<()> {
+    let key_type = |e: &Expr| match e {
+        Expr::Column { name, .. } => keys.iter().find(|(k, _)| k == name),
+        _ => None,
+    };
+    // IN lists: each literal must convert to the key's type.
+    if let Some(w) = where_clause {
+        let mut err = None;
+        crate::planner::walk(w, &mut |x| {
+            if let Expr::InList { expr, list, negated: false } = x {
+                if let Some((k, ty)) = key_type(expr) {
+                    for item in list {
+                        match item {
+                            Expr::Literal(crate::ast::Literal::Null) if err.is_none() => {
+                                err = Some(format!("Primary key columns can not be NULL: ({k} = null)"));
+                            }
+                            Expr::Literal(crate::ast::Literal::String(s))
+                                if err.is_none() && !matches!(ty, SqlType::String) =>
+                            {
+                                err = Some(format!("'{s}' can not be converted to the type of the key column: {k} {ty} KEY"));
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        });
+        if let Some(e) = err {
+            return Err(SqlError::semantic(e));
+        }
+    }
+    if table_scan {
+        return Ok(());
+    }
+    let scan = || SqlError::semantic("Query requires table scan to be enabled. Timestamp filtering is also required for 'KSQL_SOURCE_TYPE' table scans.");
+    let Some(w) = where_clause else { return Err(scan()) };
+    let mut disjuncts = Vec::new();
+    split(w, BinOp::Or, &mut disjuncts);
+    let mut any_range = false;
+    for d in &disjuncts {
+        let mut conjuncts = Vec::new();
+        split(d, BinOp::And, &mut conjuncts);
+        let mut bounds: Vec<(String, Bound)> = Vec::new();
+        for c in conjuncts {
+            let (operand, others, bound): (&Expr, Vec<&Expr>, Option<Bound>) = match c {
+                Expr::Binary { op, left, right }
+                    if matches!(op, BinOp::Eq | BinOp::NotEq | BinOp::Lt | BinOp::LtEq | BinOp::Gt | BinOp::GtEq) =>
+                {
+                    let (col, other) = if key_type(left).is_some() || key_type(right).is_none() && references_column(left) {
+                        (left.as_ref(), right.as_ref())
+                    } else {
+                        (right.as_ref(), left.as_ref())
+                    };
+                    let bound = match op {
+                        BinOp::Eq => Some(Bound::Point),
+                        BinOp::NotEq => None,
+                        _ => Some(Bound::Range),
+                    };
+                    (col, vec![other], bound)
+                }
+                Expr::InList { expr, list, negated: false } => (expr.as_ref(), list.iter().collect(), Some(Bound::Point)),
+                Expr::Between { expr, low, high, negated: false } => (expr.as_ref(), vec![low.as_ref(), high.as_ref()], Some(Bound::Range)),
+                _ => continue,
+            };
+            let Some((k, ty)) = key_type(operand) else {
+                // A key inside an expression cannot be looked up.
+                let mut keyed = false;
+                crate::planner::walk(operand, &mut |x| keyed |= key_type(x).is_some());
+                if keyed {
+                    return Err(SqlError::semantic("A comparison must directly reference a key column."));
+                }
+                continue;
+            };
+            if others.iter().any(|o| references_column(o)) {
+                return Err(SqlError::semantic("A comparison must be between a key column and a resolvable expression."));
+            }
+            let Some(bound) = bound else {
+                let all: Vec<String> = keys.iter().map(|(n, t)| format!("`{n}` {t} KEY")).collect();
+                return Err(SqlError::semantic(format!("Bound on key columns '[{}]' must currently be '='. ", all.join(", "))));
+            };
+            if bounds.iter().any(|(n, _)| n == k) {
+                return Err(SqlError::semantic(
+                    "A comparison condition on the key column cannot be combined with other comparisons such as an IN predicate",
+                ));
+            }
+            if bound == Bound::Range && !(range_scan && !windowed && keys.len() == 1 && matches!(ty, SqlType::String)) {
+                any_range = true;
+            }
+            bounds.push((k.clone(), bound));
+        }
+        if bounds.is_empty() && keys.len() <= 1 {
+            return Err(SqlError::semantic(format!(
+                "WHERE clause missing key column for disjunct: {}",
+                crate::planner::display_expr(d)
+            )));
+        }
+        if bounds.len() < keys.len() {
+            return Err(SqlError::semantic("Multi-column sources must specify every key in the WHERE clause."));
+        }
+    }
+    if any_range || (disjuncts.len() > 1 && disjuncts.iter().any(|d| !matches!(d, Expr::Binary { op: BinOp::Eq, .. } | Expr::InList { .. }))) {
+        return Err(scan());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn where_of(sql: &str) -> Expr {
+        match parse_statement(sql, &BTreeMap::new()) {
+            Ok(Statement::Select(q)) => q.where_clause.expect("a WHERE clause"),
+            other => panic!("not a select: {other:?}"),
+        }
+    }
+
+    fn check(sql: &str, keys: &[(&str, SqlType)]) -> std::result::Result<(), String> {
+        let keys: Vec<(String, SqlType)> = keys.iter().map(|(n, t)| ((*n).to_string(), t.clone())).collect();
+        check_key_lookups(Some(&where_of(sql)), &keys, false, false, true).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn key_lookups_pass_and_scans_are_refused_without_table_scans() {
+        let id = [("ID", SqlType::Int)];
+        assert_eq!(check("SELECT * FROM T WHERE ID = 10;", &id), Ok(()));
+        assert_eq!(check("SELECT * FROM T WHERE ID IN (1, 2) AND COUNT > 3;", &id), Ok(()));
+        assert_eq!(check("SELECT * FROM T WHERE ID = 1 OR ID = 2;", &id), Ok(()));
+        assert!(check("SELECT * FROM T WHERE COUNT = 100;", &id).unwrap_err().contains("missing key column for disjunct: (COUNT = 100)"));
+        assert!(check("SELECT * FROM T WHERE ID = COUNT;", &id).unwrap_err().contains("resolvable expression"));
+        assert!(check("SELECT * FROM T WHERE ID + 10 = 20;", &id).unwrap_err().contains("directly reference a key column"));
+        assert!(check("SELECT * FROM T WHERE ID = 10 AND ID IN (1, 10);", &id).unwrap_err().contains("cannot be combined"));
+        assert!(check("SELECT * FROM T WHERE ID >= 12;", &id).unwrap_err().contains("requires table scan"));
+        let two = [("A", SqlType::String), ("B", SqlType::Int)];
+        assert!(check("SELECT * FROM T WHERE A = 'x';", &two).unwrap_err().contains("every key"));
+    }
+
+    #[test]
+    fn in_lists_must_fit_the_key_type() {
+        let keys = vec![("ID".to_string(), SqlType::Int)];
+        let w = where_of("SELECT * FROM T WHERE ID IN ('10', 8);");
+        let err = check_key_lookups(Some(&w), &keys, false, true, true).unwrap_err().to_string();
+        assert!(err.contains("'10' can not be converted to the type of the key column: ID INTEGER KEY"), "{err}");
     }
 }

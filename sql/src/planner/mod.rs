@@ -589,7 +589,9 @@ impl<'a> Planner<'a> {
         for (e, name) in &items {
             let is_key = key_alternatives.iter().position(|alts| alts.iter().any(|a| same_column(a, e, &scope)));
             if self.transient {
-                if is_key.is_some() {
+                let window_bound =
+                    scope.windowed && matches!(e, Expr::Column { name, .. } if name == "WINDOWSTART" || name == "WINDOWEND");
+                if is_key.is_some() || window_bound {
                     output_keys.push(name.clone());
                 }
                 // Engine names that cannot clash with the key columns; the
@@ -782,13 +784,23 @@ impl<'a> Planner<'a> {
                     if keys_last {
                         cols.sort_by_key(|c| c.key);
                     }
-                    for c in cols {
+                    // A transient query over a windowed source shows the
+                    // window bounds right after the key, as ksqlDB does.
+                    let bounds_after = (self.transient && scope.windowed && !joined)
+                        .then(|| cols.iter().rposition(|c| c.key))
+                        .flatten();
+                    for (i, c) in cols.into_iter().enumerate() {
                         let name = match (&c.qualifier, joined) {
                             (Some(q), true) => format!("{q}_{}", c.name),
                             _ => c.name.clone(),
                         };
                         let qualifier = if joined { c.qualifier.clone() } else { None };
                         out.push((Expr::Column { qualifier, name: c.name.clone() }, name));
+                        if bounds_after == Some(i) {
+                            for b in ["WINDOWSTART", "WINDOWEND"] {
+                                out.push((Expr::Column { qualifier: None, name: b.to_string() }, b.to_string()));
+                            }
+                        }
                     }
                 }
                 SelectItem::QualifiedStar(q) => {
@@ -1988,7 +2000,7 @@ fn children(e: &Expr) -> Vec<&Expr> {
     }
 }
 
-fn walk(e: &Expr, f: &mut dyn FnMut(&Expr)) {
+pub(crate) fn walk(e: &Expr, f: &mut dyn FnMut(&Expr)) {
     f(e);
     for c in children(e) {
         walk(c, f);

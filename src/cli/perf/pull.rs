@@ -96,7 +96,7 @@ pub async fn run(args: PullPerfArgs) -> anyhow::Result<()> {
     let engine = server.engine().clone();
     let props = std::collections::BTreeMap::new();
     engine
-        .ksql("CREATE TABLE kv (id STRING PRIMARY KEY, v BIGINT) WITH (kafka_topic='kv', value_format='JSON');", &props)
+        .ksql("CREATE SOURCE TABLE kv (id STRING PRIMARY KEY, v BIGINT) WITH (kafka_topic='kv', value_format='JSON');", &props)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let check = |i: u64, start: QueryStart| -> anyhow::Result<()> {
         match start {
