@@ -50,7 +50,17 @@ pub(crate) struct RunningQuery {
     pub(crate) sql: String,
     pub(crate) sink: String,
     pub(crate) topology: Arc<Topology>,
-    pub(crate) tasks: Vec<StreamTask>,
+    /// Behind a lock only so that a `Session` can be shared (`Sync`) for
+    /// pull queries; tasks run under `&mut Session`, through
+    /// [`RunningQuery::tasks_mut`], without contention.
+    pub(crate) tasks: std::sync::Mutex<Vec<StreamTask>>,
+}
+
+impl RunningQuery {
+    /// The tasks, for running them.
+    pub(crate) fn tasks_mut(&mut self) -> &mut Vec<StreamTask> {
+        self.tasks.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 /// Where a new query starts reading its sources.
@@ -90,7 +100,9 @@ pub struct Session {
     /// queries without a persistent query).
     pub(crate) source_tables: std::collections::HashSet<String>,
     /// Materialized snapshots of tables for pull queries, by topic.
-    pub(crate) views: std::collections::HashMap<String, crate::transient::TableView>,
+    /// (Behind a lock so that pull queries can run under `&self`, side by
+    /// side.)
+    pub(crate) views: std::sync::Mutex<std::collections::HashMap<String, crate::transient::TableView>>,
     /// When set, persistent queries are planned and collected here instead
     /// of started (for running them elsewhere, e.g. on a threaded
     /// `StreamsApp`).
@@ -175,7 +187,7 @@ impl Session {
             next_query: 0,
             command_topic: None,
             source_tables: std::collections::HashSet::new(),
-            views: std::collections::HashMap::new(),
+            views: std::sync::Mutex::new(std::collections::HashMap::new()),
             collected: None,
         }
     }
@@ -264,7 +276,9 @@ impl Session {
                 }
                 self.terminate_writers(&name);
                 self.catalog.sources.remove(&name);
-                self.views.remove(&src.topic);
+                if let Ok(v) = self.views.get_mut() {
+                    v.remove(&src.topic);
+                }
                 if delete_topic {
                     let _ = self.log.delete_topic(&src.topic);
                 }
@@ -763,7 +777,7 @@ impl Session {
         for tid in task_ids {
             tasks.push(StreamTask::new(&topology, tid, &config, log.clone())?);
         }
-        self.queries.push(RunningQuery { id, sql: text.to_string(), sink: sink.to_string(), topology, tasks });
+        self.queries.push(RunningQuery { id, sql: text.to_string(), sink: sink.to_string(), topology, tasks: std::sync::Mutex::new(tasks) });
         self.run()?;
         Ok(())
     }
@@ -887,7 +901,7 @@ impl Session {
         loop {
             let mut read = 0;
             for q in &mut self.queries {
-                for t in &mut q.tasks {
+                for t in q.tasks_mut() {
                     read += t.poll()?;
                 }
             }
@@ -896,7 +910,7 @@ impl Session {
             }
         }
         for q in &mut self.queries {
-            for t in &mut q.tasks {
+            for t in q.tasks_mut() {
                 t.commit()?;
             }
         }

@@ -301,12 +301,14 @@ impl Session {
         }
     }
 
-    /// Runs a pull query against one consistent snapshot of its source.
+    /// Runs a pull query against one consistent snapshot of its source;
+    /// `properties` (a request's) override the session's. Takes `&self`:
+    /// pull queries may run side by side.
     ///
     /// # Errors
     /// Unknown sources, queries a pull query cannot answer (aggregations,
     /// joins, windowed tables), expression errors.
-    pub fn pull(&mut self, query: &Query) -> Result<PullResult> {
+    pub fn pull(&self, query: &Query, properties: &BTreeMap<String, String>) -> Result<PullResult> {
         let Relation::Source { name, .. } = &query.from else {
             return Err(SqlError::semantic("Pull queries don't support JOIN clauses. See https://cnfl.io/queries for more info.\nAdd EMIT CHANGES if you intended to issue a push query."));
         };
@@ -334,7 +336,9 @@ impl Session {
         planner.transient = true;
         let planned = planner.plan_query(query, "TRANSIENT")?;
         if src.kind == SourceKind::Table {
-            let flag = |k: &str| self.properties.get(k).map(|v| !v.eq_ignore_ascii_case("false")).unwrap_or(true);
+            let flag = |k: &str| {
+                properties.get(k).or_else(|| self.properties.get(k)).map(|v| !v.eq_ignore_ascii_case("false")).unwrap_or(true)
+            };
             let key_types: Vec<(String, SqlType)> = src.key.iter().map(|c| (c.name.clone(), c.ty.clone())).collect();
             check_key_lookups(
                 query.where_clause.as_ref(),
@@ -357,7 +361,8 @@ impl Session {
                 Some(e) => self.encode_key(&src.key, &src.key_format, e)?,
                 None => None,
             };
-            let view = self.views.entry(src.topic.clone()).or_default();
+            let mut views = self.views.lock().map_err(|_| SqlError::Internal("a pull query failed earlier (poisoned lock)".into()))?;
+            let view = views.entry(src.topic.clone()).or_default();
             view.catch_up(&*self.log, &src.topic)?;
             match key_bytes {
                 Some(k) => view.latest.get(&k).cloned().into_iter().collect(),
@@ -481,7 +486,7 @@ impl Session {
     pub fn poll_once(&mut self) -> Result<usize> {
         let mut read = 0;
         for q in &mut self.queries {
-            for t in &mut q.tasks {
+            for t in q.tasks_mut() {
                 read += t.poll()?;
             }
         }
@@ -494,7 +499,7 @@ impl Session {
     /// Store or log failures.
     pub fn commit(&mut self) -> Result<()> {
         for q in &mut self.queries {
-            for t in &mut q.tasks {
+            for t in q.tasks_mut() {
                 t.commit()?;
             }
         }

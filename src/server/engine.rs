@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockWriteGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -100,7 +100,9 @@ pub enum QueryStart {
 }
 
 struct Shared {
-    session: Mutex<Session>,
+    /// Pull queries read under the shared lock, side by side; everything
+    /// else (statements, push-query starts, the driver) writes.
+    session: RwLock<Session>,
     stop: AtomicBool,
     commit_interval: Duration,
 }
@@ -149,7 +151,7 @@ impl Engine {
             b.finish();
         }
         let shared = Arc::new(Shared {
-            session: Mutex::new(session),
+            session: RwLock::new(session),
             stop: AtomicBool::new(false),
             commit_interval: Duration::from_millis(500),
         });
@@ -165,8 +167,8 @@ impl Engine {
         &self.log
     }
 
-    fn session(&self) -> Result<MutexGuard<'_, Session>, RequestError> {
-        self.shared.session.lock().map_err(|_| RequestError::internal("the SQL engine failed earlier (poisoned lock); restart the server"))
+    fn session(&self) -> Result<RwLockWriteGuard<'_, Session>, RequestError> {
+        self.shared.session.write().map_err(|_| RequestError::internal("the SQL engine failed earlier (poisoned lock); restart the server"))
     }
 
     /// Runs the statements of a `/ksql` request in order; returns one
@@ -217,18 +219,25 @@ impl Engine {
     /// # Errors
     /// Not a single `SELECT`, or the query's own error.
     pub fn query(&self, sql: &str, properties: &BTreeMap<String, String>) -> Result<QueryStart, RequestError> {
+        let query = {
+            let session = self.read_session()?;
+            let query = session
+                .parse_select(sql)
+                .map_err(|e| RequestError::statement(sql_message(&e), sql))?
+                .ok_or_else(|| RequestError::statement("The /query endpoint only runs SELECT statements; send others to /ksql.", sql))?;
+            if query.emit.is_none() {
+                let pull = session.pull(&query, properties).map_err(|e| RequestError::statement(sql_message(&e), sql))?;
+                return Ok(QueryStart::Pull(pull));
+            }
+            query
+        };
         let mut session = self.session()?;
-        let query = session
-            .parse_select(sql)
-            .map_err(|e| RequestError::statement(sql_message(&e), sql))?
-            .ok_or_else(|| RequestError::statement("The /query endpoint only runs SELECT statements; send others to /ksql.", sql))?;
-        if query.emit.is_some() {
-            let push = session.start_push(&query, sql, properties).map_err(|e| RequestError::statement(sql_message(&e), sql))?;
-            Ok(QueryStart::Push(push))
-        } else {
-            let pull = session.pull(&query).map_err(|e| RequestError::statement(sql_message(&e), sql))?;
-            Ok(QueryStart::Pull(pull))
-        }
+        let push = session.start_push(&query, sql, properties).map_err(|e| RequestError::statement(sql_message(&e), sql))?;
+        Ok(QueryStart::Push(push))
+    }
+
+    fn read_session(&self) -> Result<std::sync::RwLockReadGuard<'_, Session>, RequestError> {
+        self.shared.session.read().map_err(|_| RequestError::internal("the SQL engine failed earlier (poisoned lock); restart the server"))
     }
 
     /// Stops a push query (client gone, limit reached, `/close-query`).
@@ -240,7 +249,7 @@ impl Engine {
 
     /// Whether a push query with this id is running.
     pub fn has_query(&self, id: &str) -> bool {
-        self.session().map(|s| s.query_ids().iter().any(|q| q == id)).unwrap_or(false)
+        self.read_session().map(|s| s.query_ids().iter().any(|q| q == id)).unwrap_or(false)
     }
 
     /// Inserts one row (JSON object, column names case-insensitive) into
@@ -290,7 +299,7 @@ fn drive(shared: &Shared) {
     loop {
         let stopping = shared.stop.load(Ordering::SeqCst);
         let read = {
-            let Ok(mut s) = shared.session.lock() else { return };
+            let Ok(mut s) = shared.session.write() else { return };
             let read = match s.poll_once() {
                 Ok(n) => n,
                 Err(e) => {

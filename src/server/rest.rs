@@ -298,7 +298,7 @@ async fn query_stream(State(state): State<AppState>, headers: HeaderMap, body: B
 async fn run_query(state: AppState, sql: String, props: BTreeMap<String, String>, shape: Shape) -> Response {
     // Inline, not on the blocking pool: a pull query takes microseconds
     // and the hand-off would cost more; a push query only starts here.
-    let started = tokio::task::block_in_place(|| state.engine.query(&sql, &props));
+    let started = state.engine.query(&sql, &props);
     match started {
         Err(e) => error_response(&e),
         Ok(QueryStart::Pull(result)) => pull_response(&result, shape),
