@@ -111,7 +111,8 @@ async fn bad_requests_get_ksqldb_error_bodies() {
     assert!(r.body["message"].as_str().expect("message").contains("MISSING"), "{}", r.body);
     // Nothing was lost: the stream is still there.
     let r = c.ksql("SHOW STREAMS;", &json!({})).await.expect("request");
-    assert_eq!(r.body[0]["streams"][0]["name"], "S");
+    let names: Vec<&str> = r.body[0]["streams"].as_array().expect("streams").iter().filter_map(|s| s["name"].as_str()).collect();
+    assert_eq!(names, vec!["KSQL_PROCESSING_LOG", "S"]);
 
     server.shutdown().await;
     log.close().expect("close");
@@ -148,6 +149,27 @@ async fn a_restart_replays_the_catalog_and_resumes_queries_with_their_state() {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     assert_eq!(total, vec![json!([13])]);
+    server.shutdown().await;
+    log.close().expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undecodable_records_go_to_the_processing_log_and_the_query_keeps_running() {
+    use riffle::log::{LogClient as _, Record};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = Log::open(dir.path(), LogConfig::default()).expect("log");
+    let server = Server::start(log.clone(), dir.path(), config()).await.expect("server");
+    let c = RestClient::new(server.rest_addr());
+    ksql_ok(&c, "CREATE STREAM readings (id STRING KEY, temp DOUBLE) WITH (kafka_topic='readings', value_format='JSON', partitions=1);").await;
+    ksql_ok(&c, "CREATE TABLE maxima AS SELECT id, MAX(temp) AS hottest FROM readings GROUP BY id;").await;
+    for value in [&br#"{"temp": 20.5}"#[..], b"{not json", br#"{"temp": 31.0}"#] {
+        log.append("readings", 0, &[Record::keyed("s1", value.to_vec())]).expect("append");
+    }
+    // The good records on both sides of the bad one were processed.
+    assert_eq!(pull_rows(&c, "SELECT hottest FROM maxima WHERE id = 's1';", 1).await, vec![json!([31.0])]);
+    // The bad one is in KSQL_PROCESSING_LOG with where it came from.
+    let rows = pull_rows(&c, "SELECT MESSAGE->DESERIALIZATIONERROR->TOPIC, MESSAGE->DESERIALIZATIONERROR->`OFFSET`, MESSAGE->DESERIALIZATIONERROR->TARGET FROM KSQL_PROCESSING_LOG;", 1).await;
+    assert_eq!(rows, vec![json!(["readings", 1, "value"])]);
     server.shutdown().await;
     log.close().expect("close");
 }

@@ -96,6 +96,9 @@ pub struct Session {
     /// Where DDL and persistent-query statements are recorded (the command
     /// topic), once attached; see [`Session::attach_command_topic`].
     pub(crate) command_topic: Option<String>,
+    /// Where queries report records they cannot decode, once enabled; see
+    /// [`Session::enable_processing_log`].
+    pub(crate) processing_log: Option<Arc<dyn riffle_engine::runtime::ProcessingLog>>,
     /// Tables declared with `CREATE SOURCE TABLE` (queryable by pull
     /// queries without a persistent query).
     pub(crate) source_tables: std::collections::HashSet<String>,
@@ -186,6 +189,7 @@ impl Session {
             queries: Vec::new(),
             next_query: 0,
             command_topic: None,
+            processing_log: None,
             source_tables: std::collections::HashSet::new(),
             views: std::sync::Mutex::new(std::collections::HashMap::new()),
             collected: None,
@@ -753,6 +757,7 @@ impl Session {
         }
         let mut config = StreamsConfig::new(&app_id, self.state_dir.join(&id));
         config.backend = self.backend;
+        config.processing_log = self.processing_log.clone();
         let cache = self
             .properties
             .get("ksql.streams.cache.max.bytes.buffering")

@@ -36,6 +36,42 @@ use crate::session::{Session, StartAt};
 use crate::types::{Column, SqlType};
 use crate::value::{to_array_checked, Value};
 
+/// The topic of the processing log stream `KSQL_PROCESSING_LOG`.
+pub const PROCESSING_LOG_TOPIC: &str = "default_ksql_processing_log";
+
+/// Writes processing-log entries as JSON records, in ksqlDB's shape.
+#[derive(Debug)]
+struct TopicProcessingLog {
+    log: Arc<riffle_log::Log>,
+}
+
+impl riffle_engine::runtime::ProcessingLog for TopicProcessingLog {
+    fn record(&self, e: riffle_engine::runtime::ProcessingLogEntry) {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+        let value = serde_json::json!({
+            "LOGGER": format!("processing.{}.KsqlTopic.Source.deserializer", e.application_id),
+            "LEVEL": "ERROR",
+            "TIME": now,
+            "MESSAGE": {
+                "TYPE": 0,
+                "DESERIALIZATIONERROR": {
+                    "TARGET": e.target,
+                    "ERRORMESSAGE": e.reason,
+                    "RECORDB64": e.bytes.as_deref().map(crate::qtt::record::base64_encode),
+                    "CAUSE": [],
+                    "TOPIC": e.topic,
+                    "PARTITION": e.partition,
+                    "OFFSET": e.offset,
+                },
+            },
+        });
+        let rec = Record { key: None, value: Some(Bytes::from(value.to_string())), timestamp: Some(now), headers: Vec::new() };
+        if let Err(err) = self.log.append(PROCESSING_LOG_TOPIC, 0, &[rec]) {
+            tracing::error!("cannot write to the processing log: {err}");
+        }
+    }
+}
+
 /// Numbers transient queries (process-wide, so ids never repeat).
 static TRANSIENT_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
@@ -408,6 +444,29 @@ impl Session {
         )?;
         let fmt = engine_format(spec, key, true)?;
         Ok(fmt.encode(&batch)?.pop().map(Bytes::from))
+    }
+
+    /// Reports records that queries cannot decode to the stream
+    /// `KSQL_PROCESSING_LOG` (topic [`PROCESSING_LOG_TOPIC`]), which users
+    /// can query like any stream — as ksqlDB does. Affects queries started
+    /// from now on.
+    ///
+    /// # Errors
+    /// The topic cannot be created.
+    pub fn enable_processing_log(&mut self) -> Result<()> {
+        self.log
+            .ensure_topic(PROCESSING_LOG_TOPIC, &TopicConfig::default())
+            .map_err(|e| SqlError::Internal(format!("creating {PROCESSING_LOG_TOPIC}: {e}")))?;
+        if self.catalog.source("KSQL_PROCESSING_LOG").is_none() {
+            self.execute(&format!(
+                "CREATE STREAM KSQL_PROCESSING_LOG (LOGGER STRING, LEVEL STRING, TIME BIGINT, MESSAGE STRUCT<TYPE INT, \
+                 DESERIALIZATIONERROR STRUCT<TARGET STRING, ERRORMESSAGE STRING, RECORDB64 STRING, CAUSE ARRAY<STRING>, \
+                 `TOPIC` STRING, `PARTITION` INT, `OFFSET` BIGINT>>) \
+                 WITH (kafka_topic='{PROCESSING_LOG_TOPIC}', value_format='JSON');"
+            ))?;
+        }
+        self.processing_log = Some(Arc::new(TopicProcessingLog { log: self.log.clone() }));
+        Ok(())
     }
 
     /// Replays the statements recorded in `topic` (creating it if needed),

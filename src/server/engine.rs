@@ -134,7 +134,15 @@ impl Engine {
         state_dir: &std::path::Path,
         properties: BTreeMap<String, String>,
     ) -> anyhow::Result<(Engine, Vec<String>)> {
+        let auto_create = properties
+            .get("ksql.logging.processing.stream.auto.create")
+            .is_none_or(|v| !v.eq_ignore_ascii_case("false"));
         let mut session = Session::with_log(log.clone(), state_dir, BackendKind::RocksDb, properties);
+        // Before the catalog comes back, so every query reports bad records
+        // (on by default, as in Confluent's images; the property turns it off).
+        if auto_create {
+            session.enable_processing_log()?;
+        }
         // Replaying restores every query's state (checkpoints, changelogs)
         // and catches it up: show progress when there is something to do.
         let mut bar: Option<crate::progress::Progress> = None;

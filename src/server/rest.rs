@@ -163,7 +163,7 @@ pub fn value_json(v: &Value) -> Json {
             serde_json::from_str(&text).unwrap_or(Json::String(text))
         }
         Value::String(s) => Json::String(s.clone()),
-        Value::Bytes(b) => Json::String(base64(b)),
+        Value::Bytes(b) => Json::String(riffle_sql::qtt::record::base64_encode(b)),
         Value::Date(d) => Json::String(
             chrono::DateTime::from_timestamp(i64::from(*d) * 86_400, 0)
                 .map_or_else(|| d.to_string(), |t| t.format("%Y-%m-%d").to_string()),
@@ -185,23 +185,6 @@ pub fn value_json(v: &Value) -> Json {
         ),
         Value::Struct(fields) => Json::Object(fields.iter().map(|(k, v)| (k.clone(), value_json(v))).collect()),
     }
-}
-
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 fn row_json(row: &[Value]) -> Json {
@@ -443,20 +426,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn base64_matches_rfc4648_vectors() {
-        assert_eq!(base64(b""), "");
-        assert_eq!(base64(b"f"), "Zg==");
-        assert_eq!(base64(b"fo"), "Zm8=");
-        assert_eq!(base64(b"foo"), "Zm9v");
-        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
-    }
-
-    #[test]
     fn values_print_as_ksqldb_rest_does() {
         assert_eq!(value_json(&Value::Decimal(1230, 2)).to_string(), "12.30");
         assert_eq!(value_json(&Value::Timestamp(0)), json!("1970-01-01T00:00:00.000"));
         assert_eq!(value_json(&Value::Date(1)), json!("1970-01-02"));
         assert_eq!(value_json(&Value::Array(vec![Value::Int(1), Value::Null])), json!([1, null]));
+        assert_eq!(value_json(&Value::Bytes(b"foo".to_vec())), json!("Zm9v"));
     }
 
     #[test]

@@ -120,6 +120,7 @@ pub struct SourceDecoder {
     key_schema: SchemaRef,
     value_schema: SchemaRef,
     time_col: Option<usize>,
+    processing_log: Option<(std::sync::Arc<dyn crate::runtime::ProcessingLog>, String)>,
 }
 
 impl SourceDecoder {
@@ -137,7 +138,14 @@ impl SourceDecoder {
             TimestampSpec::Record | TimestampSpec::Expr(_) => None,
             TimestampSpec::Column(c) => Some(spec.schema.index_of(c).map_err(|e| EngineError::arrow("source timestamp", e))?),
         };
-        Ok(SourceDecoder { spec, partition, key_schema, value_schema, time_col })
+        Ok(SourceDecoder { spec, partition, key_schema, value_schema, time_col, processing_log: None })
+    }
+
+    /// Reports records that do not decode to `log` as well, as application
+    /// `application_id`.
+    pub fn with_processing_log(mut self, log: std::sync::Arc<dyn crate::runtime::ProcessingLog>, application_id: &str) -> Self {
+        self.processing_log = Some((log, application_id.to_string()));
+        self
     }
 
     /// The spec.
@@ -153,6 +161,28 @@ impl SourceDecoder {
             offset = r.offset,
             "skipping record: {what}: {reason}"
         );
+        if let Some((log, app)) = &self.processing_log {
+            let bytes = match what {
+                "key" => r.key.as_ref().map(|b| b.to_vec()),
+                "value" => r.value.as_ref().map(|b| b.to_vec()),
+                _ => None,
+            };
+            log.record(crate::runtime::ProcessingLogEntry {
+                application_id: app.clone(),
+                topic: self.spec.topic.clone(),
+                partition: self.partition,
+                offset: r.offset,
+                target: what.to_string(),
+                reason: reason.to_string(),
+                bytes,
+            });
+        }
+    }
+
+    /// A record passed over on purpose (a null value on a stream): counted
+    /// and logged at debug level, not an error.
+    fn pass_over(&self, r: &StoredRecord, reason: &str) {
+        tracing::debug!(topic = %self.spec.topic, partition = self.partition, offset = r.offset, "passing over record: {reason}");
     }
 
     /// Decodes `records` into one batch; bad records are skipped (logged and
@@ -175,7 +205,7 @@ impl SourceDecoder {
                     payloads.push(v);
                 }
                 None if table || self.spec.keep_null_values => tombstones.push(i),
-                None => self.skip(metrics, r, "value", "null value on a stream (nothing to process)"),
+                None => self.pass_over(r, "null value on a stream (nothing to process)"),
             }
         }
         let mut ok = vec![false; records.len()];

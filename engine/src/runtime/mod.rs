@@ -2,6 +2,7 @@
 //! fixed pool of worker threads ([`StreamsApp`]), with periodic commits.
 
 mod app;
+mod processing_log;
 mod task;
 
 use std::path::PathBuf;
@@ -11,6 +12,7 @@ use std::time::Duration;
 use riffle_state::{BackendKind, StateMemory};
 
 pub use app::{prepare_topics, StreamsApp};
+pub use processing_log::{ProcessingLog, ProcessingLogEntry};
 pub use task::{StreamTask, TaskId};
 
 /// Counters of one task.
@@ -84,6 +86,9 @@ pub struct StreamsConfig {
     pub state_memory: StateMemory,
     /// Bytes read per input per poll.
     pub max_poll_bytes: usize,
+    /// Where records that cannot be decoded are reported (besides the log
+    /// line and the `decode_errors` metric); none by default.
+    pub processing_log: Option<std::sync::Arc<dyn ProcessingLog>>,
 }
 
 impl StreamsConfig {
@@ -99,6 +104,7 @@ impl StreamsConfig {
             backend: BackendKind::RocksDb,
             state_memory: StateMemory::default(),
             max_poll_bytes: 1 << 20,
+            processing_log: None,
         }
     }
 }

@@ -134,7 +134,10 @@ impl StreamTask {
             };
             committed.push(position);
             sources.push(TaskSource {
-                decoder: SourceDecoder::new(spec.clone(), id.partition)?,
+                decoder: match &config.processing_log {
+                    Some(pl) => SourceDecoder::new(spec.clone(), id.partition)?.with_processing_log(pl.clone(), &config.application_id),
+                    None => SourceDecoder::new(spec.clone(), id.partition)?,
+                },
                 node,
                 position,
                 buffered: Default::default(),
