@@ -11,31 +11,15 @@
 //! - `RIFFLE_QTT_FILTER=REGEX` runs only matching case ids (the baseline is
 //!   then not enforced).
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 
 use riffle_sql::qtt::{self, report, RunOptions};
 
-fn suite_dir() -> Option<PathBuf> {
-    if let Some(d) = std::env::var_os("RIFFLE_QTT_DIR") {
-        return Some(PathBuf::from(d));
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    [root.join("../shared/ksql-tests/qtt"), root.join("shared/ksql-tests/qtt")].into_iter().find(|p| p.is_dir())
-}
-
-fn baseline() -> usize {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/qtt-baseline.txt");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    text.lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty() && !l.starts_with('#'))
-        .and_then(|l| l.parse().ok())
-        .unwrap_or_else(|| panic!("{} must hold the baseline pass count", path.display()))
-}
-
 #[test]
 fn qtt_conformance() {
-    let Some(dir) = suite_dir() else {
+    let Some(dir) = common::suite_dir("RIFFLE_QTT_DIR", "qtt") else {
         eprintln!("no QTT suite found (set RIFFLE_QTT_DIR); skipping");
         return;
     };
@@ -62,7 +46,7 @@ fn qtt_conformance() {
     }
     let (passed, _, _) = qtt::counts(&results);
     if filter.is_none() {
-        let floor = baseline();
+        let floor = common::baseline("qtt-baseline.txt");
         assert!(
             passed >= floor,
             "QTT conformance dropped: {passed} cases pass, the baseline is {floor} (per-case lines in {})",

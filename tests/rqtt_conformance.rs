@@ -8,31 +8,15 @@
 //! - `RIFFLE_WRITE_CONFORMANCE=1` also rewrites the RQTT section of
 //!   `CONFORMANCE.md` (between its `rqtt` markers).
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use riffle::server::rqtt::{self, RqttResult, Status};
 
 const BEGIN: &str = "<!-- rqtt:begin -->";
 const END: &str = "<!-- rqtt:end -->";
-
-fn suite_dir() -> Option<PathBuf> {
-    if let Some(d) = std::env::var_os("RIFFLE_RQTT_DIR") {
-        return Some(PathBuf::from(d));
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    [root.join("../shared/ksql-tests/rqtt"), root.join("shared/ksql-tests/rqtt")].into_iter().find(|p| p.is_dir())
-}
-
-fn baseline() -> usize {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/rqtt-baseline.txt");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    text.lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty() && !l.starts_with('#'))
-        .and_then(|l| l.parse().ok())
-        .unwrap_or_else(|| panic!("{} must hold the baseline pass count", path.display()))
-}
 
 /// The Markdown section: one row per file.
 fn section(results: &[RqttResult]) -> String {
@@ -65,7 +49,7 @@ fn section(results: &[RqttResult]) -> String {
 
 #[test]
 fn rqtt_conformance() {
-    let Some(dir) = suite_dir() else {
+    let Some(dir) = common::suite_dir("RIFFLE_RQTT_DIR", "rqtt") else {
         eprintln!("no RQTT suite found (set RIFFLE_RQTT_DIR); skipping");
         return;
     };
@@ -90,7 +74,7 @@ fn rqtt_conformance() {
         std::fs::write(&path, new).expect("CONFORMANCE.md is writable");
     }
     let passed = results.iter().filter(|r| r.status == Status::Passed).count();
-    let floor = baseline();
+    let floor = common::baseline("rqtt-baseline.txt");
     assert!(
         passed >= floor,
         "RQTT conformance dropped: {passed} cases pass, the baseline is {floor} (per-case lines in {})",
