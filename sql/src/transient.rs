@@ -333,7 +333,11 @@ impl Session {
     pub fn stop_push(&mut self, id: &str) {
         if let Some(i) = self.queries.iter().position(|q| q.id == id) {
             let q = self.queries.remove(i);
-            let _ = self.log.delete_topic(&q.sink);
+            let sink = q.sink.clone();
+            // Tasks close (their stores with them) before the state goes.
+            drop(q);
+            let _ = self.log.delete_topic(&sink);
+            let _ = std::fs::remove_dir_all(self.state_dir.join(id));
         }
     }
 

@@ -311,8 +311,14 @@ fn drive(shared: &Shared) {
             let read = match s.poll_once() {
                 Ok(n) => n,
                 Err(e) => {
-                    tracing::error!("a query failed while processing: {e}");
-                    0
+                    // Back off instead of retrying (and logging) every 5 ms.
+                    tracing::error!("a query failed while processing (retrying in 1 s): {e}");
+                    drop(s);
+                    if stopping {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_secs(1));
+                    continue;
                 }
             };
             dirty |= read > 0;
