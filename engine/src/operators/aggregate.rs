@@ -286,9 +286,28 @@ impl AggregateOp {
         let Some(w) = self.window else { return Ok(()) };
         let Some((from, upper)) = self.final_range(&w) else { return Ok(()) };
         self.last_emit_close = Some(self.observed.saturating_sub(w.grace_ms));
+        self.evict_windows(
+            |_, start| start <= upper,
+            |this, start, items| {
+                if start >= from {
+                    ctx.emit(this.rows_from_slots(items)?);
+                }
+                Ok(())
+            },
+        )
+    }
+
+    /// Removes the earliest windows while `closed(start)` holds, oldest
+    /// first: persists their dirty slots, then hands the window's slots
+    /// (sorted by key) to `each`.
+    fn evict_windows(
+        &mut self,
+        closed: impl Fn(&Self, i64) -> bool,
+        mut each: impl FnMut(&Self, i64, &[(&[u8], i64, &Slot)]) -> Result<()>,
+    ) -> Result<()> {
         loop {
             let Some((&start, _)) = self.windows.iter().next() else { break };
-            if start > upper {
+            if !closed(self, start) {
                 break;
             }
             let Some(slots) = self.windows.remove(&start) else { break };
@@ -296,10 +315,7 @@ impl AggregateOp {
             items.sort_unstable_by(|a, b| a.0.cmp(b.0));
             let dirty: Vec<_> = items.iter().filter(|(_, _, s)| s.dirty).cloned().collect();
             self.persist(&dirty)?;
-            if start >= from {
-                let batch = self.rows_from_slots(&items)?;
-                ctx.emit(batch);
-            }
+            each(self, start, &items)?;
         }
         Ok(())
     }
@@ -315,25 +331,18 @@ impl AggregateOp {
         if time == i64::MIN {
             return Ok(());
         }
-        loop {
-            let Some((&start, _)) = self.windows.iter().next() else { break };
-            if self.window_end(start).saturating_add(grace) > time {
-                break;
-            }
-            let Some(slots) = self.windows.remove(&start) else { break };
-            let mut items: Vec<(&[u8], i64, &Slot)> = slots.iter().map(|(k, s)| (&k[..], start, s)).collect();
-            items.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            let dirty: Vec<_> = items.iter().filter(|(_, _, s)| s.dirty).cloned().collect();
-            self.persist(&dirty)?;
-            if ctx.caching {
-                let pending: Vec<_> = items.iter().filter(|(_, _, s)| s.pending).cloned().collect();
-                if !pending.is_empty() {
-                    let batch = self.rows_from_slots(&pending)?;
-                    ctx.emit(batch);
+        self.evict_windows(
+            |this, start| this.window_end(start).saturating_add(grace) <= time,
+            |this, _, items| {
+                if ctx.caching {
+                    let pending: Vec<_> = items.iter().filter(|(_, _, s)| s.pending).cloned().collect();
+                    if !pending.is_empty() {
+                        ctx.emit(this.rows_from_slots(&pending)?);
+                    }
                 }
-            }
-        }
-        Ok(())
+                Ok(())
+            },
+        )
     }
 }
 
