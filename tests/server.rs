@@ -12,6 +12,14 @@ fn config() -> ServerConfig {
     ServerConfig { rest: "127.0.0.1:0".parse().expect("address"), kafka: None, ..ServerConfig::default() }
 }
 
+/// A server on a log in `dir` (REST on a free loopback port), and a client.
+async fn start(dir: &std::path::Path) -> (Log, Server, RestClient) {
+    let log = Log::open(dir, LogConfig::default()).expect("log");
+    let server = Server::start(log.clone(), dir, config()).await.expect("server");
+    let client = RestClient::new(server.rest_addr());
+    (log, server, client)
+}
+
 async fn ksql_ok(c: &RestClient, sql: &str) -> Value {
     let r = c.ksql(sql, &json!({})).await.expect("request");
     assert_eq!(r.status, 200, "{sql}: {}", r.body);
@@ -36,9 +44,7 @@ async fn pull_rows(c: &RestClient, sql: &str, want: usize) -> Vec<Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ddl_inserts_pull_and_push_queries_over_rest() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let log = Log::open(dir.path(), LogConfig::default()).expect("log");
-    let server = Server::start(log.clone(), dir.path(), config()).await.expect("server");
-    let c = RestClient::new(server.rest_addr());
+    let (log, server, c) = start(dir.path()).await;
 
     let created = ksql_ok(&c, "CREATE STREAM pv (user STRING KEY, page STRING) WITH (kafka_topic='pv', value_format='JSON', partitions=2);").await;
     assert_eq!(created[0]["@type"], "currentStatus");
@@ -84,9 +90,7 @@ async fn ddl_inserts_pull_and_push_queries_over_rest() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_get_ksqldb_error_bodies() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let log = Log::open(dir.path(), LogConfig::default()).expect("log");
-    let server = Server::start(log.clone(), dir.path(), config()).await.expect("server");
-    let c = RestClient::new(server.rest_addr());
+    let (log, server, c) = start(dir.path()).await;
 
     let r = c.ksql("CREATE STREAM s (a INT) WITH (kafka_topic='s', value_format='JSON', partitions=1);", &json!({})).await.expect("request");
     assert_eq!(r.status, 200);
@@ -122,9 +126,7 @@ async fn bad_requests_get_ksqldb_error_bodies() {
 async fn a_restart_replays_the_catalog_and_resumes_queries_with_their_state() {
     let dir = tempfile::tempdir().expect("tempdir");
     {
-        let log = Log::open(dir.path(), LogConfig::default()).expect("log");
-        let server = Server::start(log.clone(), dir.path(), config()).await.expect("server");
-        let c = RestClient::new(server.rest_addr());
+        let (log, server, c) = start(dir.path()).await;
         ksql_ok(&c, "CREATE STREAM orders (id STRING KEY, amount INT) WITH (kafka_topic='orders', value_format='JSON', partitions=1);").await;
         ksql_ok(&c, "CREATE TABLE totals AS SELECT id, SUM(amount) AS total FROM orders GROUP BY id;").await;
         ksql_ok(&c, "INSERT INTO orders (id, amount) VALUES ('a', 5); INSERT INTO orders (id, amount) VALUES ('a', 7);").await;
@@ -157,9 +159,7 @@ async fn a_restart_replays_the_catalog_and_resumes_queries_with_their_state() {
 async fn undecodable_records_go_to_the_processing_log_and_the_query_keeps_running() {
     use riffle::log::{LogClient as _, Record};
     let dir = tempfile::tempdir().expect("tempdir");
-    let log = Log::open(dir.path(), LogConfig::default()).expect("log");
-    let server = Server::start(log.clone(), dir.path(), config()).await.expect("server");
-    let c = RestClient::new(server.rest_addr());
+    let (log, server, c) = start(dir.path()).await;
     ksql_ok(&c, "CREATE STREAM readings (id STRING KEY, temp DOUBLE) WITH (kafka_topic='readings', value_format='JSON', partitions=1);").await;
     ksql_ok(&c, "CREATE TABLE maxima AS SELECT id, MAX(temp) AS hottest FROM readings GROUP BY id;").await;
     for value in [&br#"{"temp": 20.5}"#[..], b"{not json", br#"{"temp": 31.0}"#] {

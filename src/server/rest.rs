@@ -252,30 +252,26 @@ impl Shape {
     }
 }
 
+/// A query request's SQL (field `sql_field`) and properties (`props_field`).
+fn query_request(body: &[u8], sql_field: &str, props_field: &str) -> Result<(String, BTreeMap<String, String>), RequestError> {
+    let req = parse_body(body)?;
+    Ok((field_str(&req, sql_field)?, properties(&req, props_field)))
+}
+
 async fn query_v1(State(state): State<AppState>, body: Bytes) -> Response {
-    let req = match parse_body(&body) {
-        Ok(r) => r,
-        Err(e) => return error_response(&e),
-    };
-    let sql = match field_str(&req, "ksql") {
-        Ok(s) => s,
-        Err(e) => return error_response(&e),
-    };
-    run_query(state, sql, properties(&req, "streamsProperties"), Shape::V1).await
+    match query_request(&body, "ksql", "streamsProperties") {
+        Ok((sql, props)) => run_query(state, sql, props, Shape::V1).await,
+        Err(e) => error_response(&e),
+    }
 }
 
 async fn query_stream(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let req = match parse_body(&body) {
-        Ok(r) => r,
-        Err(e) => return error_response(&e),
-    };
-    let sql = match field_str(&req, "sql") {
-        Ok(s) => s,
-        Err(e) => return error_response(&e),
-    };
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
     let shape = if accept.contains("application/json") { Shape::JsonArray } else { Shape::Delimited };
-    run_query(state, sql, properties(&req, "properties"), shape).await
+    match query_request(&body, "sql", "properties") {
+        Ok((sql, props)) => run_query(state, sql, props, shape).await,
+        Err(e) => error_response(&e),
+    }
 }
 
 async fn run_query(state: AppState, sql: String, props: BTreeMap<String, String>, shape: Shape) -> Response {
