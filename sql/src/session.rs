@@ -96,6 +96,10 @@ pub struct Session {
     /// Where DDL and persistent-query statements are recorded (the command
     /// topic), once attached; see [`Session::attach_command_topic`].
     pub(crate) command_topic: Option<String>,
+    /// Whether starting a query and producing a record run every query to
+    /// quiescence before returning (QTT semantics; the default). A server
+    /// turns it off and drives the queries from its own thread.
+    pub(crate) synchronous: bool,
     /// Where queries report records they cannot decode, once enabled; see
     /// [`Session::enable_processing_log`].
     pub(crate) processing_log: Option<Arc<dyn riffle_engine::runtime::ProcessingLog>>,
@@ -189,6 +193,7 @@ impl Session {
             queries: Vec::new(),
             next_query: 0,
             command_topic: None,
+            synchronous: true,
             processing_log: None,
             source_tables: std::collections::HashSet::new(),
             views: std::sync::Mutex::new(std::collections::HashMap::new()),
@@ -783,7 +788,9 @@ impl Session {
             tasks.push(StreamTask::new(&topology, tid, &config, log.clone())?);
         }
         self.queries.push(RunningQuery { id, sql: text.to_string(), sink: sink.to_string(), topology, tasks: std::sync::Mutex::new(tasks) });
-        self.run()?;
+        if self.synchronous {
+            self.run()?;
+        }
         Ok(())
     }
 
@@ -895,7 +902,10 @@ impl Session {
             headers: headers.into_iter().map(|(k, v)| Header { key: k, value: v }).collect(),
         };
         self.log.append(topic, partition, &[rec]).map_err(|e| SqlError::Internal(format!("append to {topic}: {e}")))?;
-        self.run()
+        if self.synchronous {
+            self.run()?;
+        }
+        Ok(())
     }
 
     /// Runs every query's tasks until nothing is left to read, then commits.

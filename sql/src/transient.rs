@@ -540,6 +540,14 @@ impl Session {
         Ok(())
     }
 
+    /// Whether starting a query or producing a record runs every query to
+    /// quiescence first (`true`, the default: QTT semantics, one record at
+    /// a time). A server sets `false` and calls [`Session::poll_once`]
+    /// from its own thread, so statements return at once.
+    pub fn set_synchronous(&mut self, synchronous: bool) {
+        self.synchronous = synchronous;
+    }
+
     /// Polls every query's tasks once; returns how many records were read.
     /// A server calls this in a loop (and [`Session::commit`] now and then)
     /// instead of [`Session::run`].

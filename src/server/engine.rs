@@ -138,6 +138,9 @@ impl Engine {
             .get("ksql.logging.processing.stream.auto.create")
             .is_none_or(|v| !v.eq_ignore_ascii_case("false"));
         let mut session = Session::with_log(log.clone(), state_dir, BackendKind::RocksDb, properties);
+        // Statements return at once; the driver thread runs the queries
+        // (a CREATE … AS SELECT over a big topic must not hold the engine).
+        session.set_synchronous(false);
         // Before the catalog comes back, so every query reports bad records
         // (on by default, as in Confluent's images; the property turns it off).
         if auto_create {

@@ -285,10 +285,15 @@ async fn produce(server: &Server, inputs: &[RecordSpec]) -> Result<(), String> {
     tokio::task::spawn_blocking(move || {
         engine
             .with_session(|s| {
-                for r in &inputs {
-                    produce_record(s, r).map_err(|e| format!("producing to {}: {e}", r.topic))?;
-                }
-                s.run().map_err(|e| format!("processing inputs: {e}"))
+                // One record at a time through every query, as ksqlDB's
+                // test harness feeds them.
+                s.set_synchronous(true);
+                let produced = inputs
+                    .iter()
+                    .try_for_each(|r| produce_record(s, r).map_err(|e| format!("producing to {}: {e}", r.topic)))
+                    .and_then(|()| s.run().map_err(|e| format!("processing inputs: {e}")));
+                s.set_synchronous(false);
+                produced
             })
             .map_err(|e| e.message)?
     })
