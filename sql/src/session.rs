@@ -801,6 +801,18 @@ impl Session {
             .cloned()
             .ok_or_else(|| SqlError::semantic(format!("Cannot insert values into an unknown stream/table: {target}")))?;
         let all: Vec<String> = src.key.iter().chain(&src.value).map(|c| c.name.clone()).collect();
+        if let Some(cols) = &columns {
+            if let Some(pseudo) = cols.iter().find(|c| *c == "ROWPARTITION" || *c == "ROWOFFSET") {
+                return Err(SqlError::semantic(format!("Inserting into column `{pseudo}` is not allowed.")));
+            }
+            if cols.len() != values.len() {
+                return Err(SqlError::semantic(format!(
+                    "Failed to prepare statement: Expected number columns and values to match: {}, {}",
+                    cols.len(),
+                    values.len()
+                )));
+            }
+        }
         let names = columns.unwrap_or_else(|| all.clone());
         if names.len() != values.len() {
             return Err(SqlError::semantic(format!(
@@ -825,7 +837,13 @@ impl Session {
         let mut row: BTreeMap<String, Value> = BTreeMap::new();
         let mut ts = None;
         for (n, e) in names.iter().zip(values) {
-            let ee = planner.constant(e)?;
+            // ksqlDB prepares the values before it inserts them.
+            let ee = planner.constant(e).map_err(|err| match err {
+                SqlError::Semantic(m) if m.contains("is not a valid stream/table name or alias") => {
+                    SqlError::Semantic(format!("Failed to prepare statement: {m}"))
+                }
+                other => other,
+            })?;
             let arr = evaluate(&ee, &empty).map_err(|err| SqlError::semantic(format!("Failed to insert values into '{target}'. {err}")))?;
             let v = Value::from_array(arr.as_ref(), 0);
             if n == "ROWTIME" {
