@@ -191,6 +191,22 @@ impl<'a> Planner<'a> {
     /// Unknown sources or columns, type errors, shapes ksqlDB rejects (with
     /// its wording where the conformance files pin it).
     pub fn plan_query(&self, query: &Query, sink_name: &str) -> Result<Planned> {
+        // A transient query may aggregate without GROUP BY: one group over
+        // everything (ksqlDB groups by a constant), which persistent
+        // queries refuse.
+        let global;
+        let query = if self.transient
+            && query.group_by.is_empty()
+            && query.window.is_none()
+            && query.select.iter().any(|i| matches!(i, SelectItem::Expr { expr, .. } if contains_aggregate(expr, self.functions)))
+        {
+            let mut q = query.clone();
+            q.group_by = vec![Expr::Literal(Literal::Integer(1))];
+            global = q;
+            &global
+        } else {
+            query
+        };
         let this = Planner {
             catalog: self.catalog,
             functions: self.functions,
