@@ -689,23 +689,8 @@ fn mask_with(a: &[Value], first_override: usize, region: Region) -> EvalResult {
     ))
 }
 
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/// Standard base64 with padding.
-pub(crate) fn base64_encode(b: &[u8]) -> String {
-    let mut out = String::with_capacity(b.len().div_ceil(3) * 4);
-    for chunk in b.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, x)| acc | (u32::from(*x) << (16 - 8 * i)));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(B64[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
+/// Standard base64 with padding (one encoder for the crate).
+pub(crate) use crate::serde::json::encode_base64 as base64_encode;
 
 /// Standard base64 (padding optional).
 pub(crate) fn base64_decode(s: &str) -> Result<Vec<u8>, String> {
