@@ -93,35 +93,16 @@ pub fn tokenize(text: &str) -> Result<Vec<Token>> {
             continue;
         }
         let (l0, c0, off) = (line, col, chars[i].0);
-        let tok = if c == '\'' {
-            bump!();
-            let mut s = String::new();
-            loop {
-                if i >= chars.len() {
-                    return Err(err(l0, c0, "Syntax Error\nunterminated string literal".into()));
-                }
-                let ch = chars[i].1;
-                if ch == '\'' {
-                    if chars.get(i + 1).map(|x| x.1) == Some('\'') {
-                        s.push('\'');
-                        bump!();
-                        bump!();
-                        continue;
-                    }
-                    bump!();
-                    break;
-                }
-                s.push(ch);
-                bump!();
-            }
-            Tok::Str(s)
-        } else if c == '`' || c == '"' {
+        let tok = if c == '\'' || c == '`' || c == '"' {
+            // A string literal ('…') or a quoted identifier (`…` or "…"):
+            // the quote doubled stands for itself.
             let q = c;
             bump!();
             let mut s = String::new();
             loop {
                 if i >= chars.len() {
-                    return Err(err(l0, c0, "Syntax Error\nunterminated quoted identifier".into()));
+                    let what = if q == '\'' { "string literal" } else { "quoted identifier" };
+                    return Err(err(l0, c0, format!("Syntax Error\nunterminated {what}")));
                 }
                 let ch = chars[i].1;
                 if ch == q {
@@ -137,7 +118,11 @@ pub fn tokenize(text: &str) -> Result<Vec<Token>> {
                 s.push(ch);
                 bump!();
             }
-            Tok::Ident { text: s, quoted: true }
+            if q == '\'' {
+                Tok::Str(s)
+            } else {
+                Tok::Ident { text: s, quoted: true }
+            }
         } else if c.is_ascii_digit() || (c == '.' && next.is_some_and(|n| n.is_ascii_digit())) {
             let mut s = String::new();
             let mut seen_dot = false;
