@@ -10,7 +10,8 @@ use crate::error::{LogError, Result};
 use crate::log::Log;
 use crate::partition::{AppendInfo, AppendOptions};
 use crate::record::{Record, StoredRecord};
-use crate::group::OffsetAndMetadata;
+use crate::error::GroupErrorCode;
+use crate::group::{JoinGroupRequest, JoinGroupResponse, OffsetAndMetadata};
 use crate::topic::{TopicConfig, TopicPartition};
 
 /// Records read from one partition.
@@ -75,6 +76,96 @@ pub trait LogClient: Send + Sync + std::fmt::Debug {
     /// # Errors
     /// Implementation-specific (network) failures.
     fn committed_offset(&self, group: &str, tp: &TopicPartition) -> Result<Option<i64>>;
+
+    /// Joins (or rejoins) `req.group_id` through Kafka's classic group
+    /// protocol and blocks until the join phase completes (every member
+    /// rejoined) or `req.rebalance_timeout` passes. This is how a stream
+    /// application whose instances share an application id learns who its
+    /// peers are; its leader then assigns tasks with
+    /// [`sync_group`](Self::sync_group).
+    ///
+    /// Blocks the calling thread: call it from a plain thread, not from an
+    /// async task.
+    ///
+    /// # Errors
+    /// `Group` errors (`InvalidSessionTimeout`, `InconsistentGroupProtocol`,
+    /// `UnknownMemberId`, …); `CoordinatorNotAvailable` when the wait times out.
+    fn join_group(&self, req: JoinGroupRequest) -> Result<JoinGroupResponse>;
+
+    /// Sends this member's SyncGroup (the leader's carries every member's
+    /// assignment) and blocks until the member's own assignment arrives.
+    ///
+    /// # Errors
+    /// `Group` errors: `RebalanceInProgress` (rejoin), `IllegalGeneration`,
+    /// `UnknownMemberId`; `CoordinatorNotAvailable` on timeout.
+    fn sync_group(
+        &self,
+        group: &str,
+        member_id: &str,
+        generation_id: i32,
+        assignments: Vec<(String, bytes::Bytes)>,
+        timeout: std::time::Duration,
+    ) -> Result<bytes::Bytes>;
+
+    /// A member's heartbeat.
+    ///
+    /// # Errors
+    /// `Group` errors: `RebalanceInProgress` (rejoin), `IllegalGeneration`,
+    /// `UnknownMemberId` (the member was removed: its partitions are lost).
+    fn heartbeat(&self, group: &str, member_id: &str, generation_id: i32) -> Result<()>;
+
+    /// Leaves the group at once (no wait for the session timeout).
+    ///
+    /// # Errors
+    /// `Group` errors (`UnknownMemberId`).
+    fn leave_group(&self, group: &str, member_id: &str) -> Result<()>;
+
+    /// Commits offsets as member `member_id` of generation `generation_id`:
+    /// refused once the group has moved on, so that a member that lost its
+    /// partitions cannot overwrite the new owner's progress.
+    ///
+    /// # Errors
+    /// `Group` errors: `IllegalGeneration`, `UnknownMemberId`,
+    /// `RebalanceInProgress`; I/O.
+    fn commit_member_offsets(
+        &self,
+        group: &str,
+        member_id: &str,
+        generation_id: i32,
+        offsets: &[(TopicPartition, i64)],
+    ) -> Result<()>;
+}
+
+fn wall_clock_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Waits for a coordinator answer without needing (or tolerating the lack
+/// of) an async runtime: polls the receiver until `timeout`.
+fn wait_for<T>(
+    group: &str,
+    what: &str,
+    mut rx: tokio::sync::oneshot::Receiver<Result<T>>,
+    timeout: std::time::Duration,
+) -> Result<T> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        match rx.try_recv() {
+            Ok(r) => return r,
+            Err(tokio::sync::oneshot::error::TryRecvError::Closed) => {
+                return Err(LogError::group(group, GroupErrorCode::CoordinatorNotAvailable, format!("{what} abandoned")))
+            }
+            Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {}
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(LogError::group(
+                group,
+                GroupErrorCode::CoordinatorNotAvailable,
+                format!("{what} did not complete within {timeout:?}"),
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
 }
 
 impl LogClient for Log {
@@ -118,20 +209,51 @@ impl LogClient for Log {
     }
 
     fn commit_offsets(&self, group: &str, offsets: &[(TopicPartition, i64)]) -> Result<()> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
-        let offsets = offsets
-            .iter()
-            .map(|(tp, o)| {
-                (tp.clone(), OffsetAndMetadata::new(*o, now))
-            })
-            .collect();
-        self.groups().commit_offsets(group, "", -1, offsets)
+        self.commit_member_offsets(group, "", -1, offsets)
     }
 
     fn committed_offset(&self, group: &str, tp: &TopicPartition) -> Result<Option<i64>> {
         Ok(self.groups().fetch_offsets(group, Some(std::slice::from_ref(tp))).get(tp).map(|v| v.offset))
+    }
+
+    fn join_group(&self, req: JoinGroupRequest) -> Result<JoinGroupResponse> {
+        let group = req.group_id.clone();
+        // The coordinator answers within the rebalance timeout; allow a
+        // little more for its tick.
+        let timeout = req.rebalance_timeout + std::time::Duration::from_secs(1);
+        wait_for(&group, "JoinGroup", self.groups().join_group(req, std::time::Instant::now()), timeout)
+    }
+
+    fn sync_group(
+        &self,
+        group: &str,
+        member_id: &str,
+        generation_id: i32,
+        assignments: Vec<(String, bytes::Bytes)>,
+        timeout: std::time::Duration,
+    ) -> Result<bytes::Bytes> {
+        let rx = self.groups().sync_group(group, member_id, generation_id, assignments, std::time::Instant::now());
+        wait_for(group, "SyncGroup", rx, timeout)
+    }
+
+    fn heartbeat(&self, group: &str, member_id: &str, generation_id: i32) -> Result<()> {
+        self.groups().heartbeat(group, member_id, generation_id, std::time::Instant::now())
+    }
+
+    fn leave_group(&self, group: &str, member_id: &str) -> Result<()> {
+        self.groups().leave_group(group, &[member_id.to_string()], std::time::Instant::now())
+    }
+
+    fn commit_member_offsets(
+        &self,
+        group: &str,
+        member_id: &str,
+        generation_id: i32,
+        offsets: &[(TopicPartition, i64)],
+    ) -> Result<()> {
+        let now = wall_clock_ms();
+        let offsets = offsets.iter().map(|(tp, o)| (tp.clone(), OffsetAndMetadata::new(*o, now))).collect();
+        self.groups().commit_offsets(group, member_id, generation_id, offsets)
     }
 }
 
@@ -156,5 +278,33 @@ impl<T: LogClient + ?Sized> LogClient for Arc<T> {
     }
     fn committed_offset(&self, group: &str, tp: &TopicPartition) -> Result<Option<i64>> {
         (**self).committed_offset(group, tp)
+    }
+    fn join_group(&self, req: JoinGroupRequest) -> Result<JoinGroupResponse> {
+        (**self).join_group(req)
+    }
+    fn sync_group(
+        &self,
+        group: &str,
+        member_id: &str,
+        generation_id: i32,
+        assignments: Vec<(String, bytes::Bytes)>,
+        timeout: std::time::Duration,
+    ) -> Result<bytes::Bytes> {
+        (**self).sync_group(group, member_id, generation_id, assignments, timeout)
+    }
+    fn heartbeat(&self, group: &str, member_id: &str, generation_id: i32) -> Result<()> {
+        (**self).heartbeat(group, member_id, generation_id)
+    }
+    fn leave_group(&self, group: &str, member_id: &str) -> Result<()> {
+        (**self).leave_group(group, member_id)
+    }
+    fn commit_member_offsets(
+        &self,
+        group: &str,
+        member_id: &str,
+        generation_id: i32,
+        offsets: &[(TopicPartition, i64)],
+    ) -> Result<()> {
+        (**self).commit_member_offsets(group, member_id, generation_id, offsets)
     }
 }
