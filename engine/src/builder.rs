@@ -453,8 +453,29 @@ impl PlanBuilder {
         check_unique(&schema, &node)?;
         let meta = Meta { schema, key_len: input.key_len, kind: Kind::Table, window, time: input.time };
         Ok(PlanBuilder {
-            plan: Arc::new(LogicalPlan::Aggregate(Aggregate { input: self.plan, aggs: out, window, carry, meta })),
+            plan: Arc::new(LogicalPlan::Aggregate(Aggregate { input: self.plan, aggs: out, window, carry, store: None, meta })),
         })
+    }
+
+    /// Names the store of the aggregation just added, so that a running
+    /// app can be queried by that name ([`StreamsApp::query`](crate::StreamsApp::query));
+    /// Kafka Streams' `Materialized.as(name)`. The changelog topic becomes
+    /// `<application id>-<name>-changelog`.
+    ///
+    /// # Errors
+    /// The current node is not an aggregation; a name that cannot be part
+    /// of a topic name.
+    pub fn materialize_as(self, name: &str) -> Result<Self> {
+        let node = self.node_name("Materialized");
+        let LogicalPlan::Aggregate(a) = &*self.plan else {
+            return Err(EngineError::plan(&node, "materialize_as names an aggregation's store; call it right after the aggregation"));
+        };
+        riffle_log::validate_topic_name(&format!("x-{name}-changelog")).map_err(|e| {
+            EngineError::plan(&node, format!("store name {name:?} cannot be part of a changelog topic name: {e}"))
+        })?;
+        let mut a = a.clone();
+        a.store = Some(name.to_string());
+        Ok(PlanBuilder { plan: Arc::new(LogicalPlan::Aggregate(a)) })
     }
 
     /// Emits only final results of a windowed table, once per key and window

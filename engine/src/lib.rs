@@ -67,5 +67,5 @@ pub use batch::{Batch, Change};
 pub use builder::PlanBuilder;
 pub use error::{EngineError, Result};
 pub use operators::{InitContext, OpContext, Operator};
-pub use runtime::{StreamsApp, StreamsConfig};
+pub use runtime::{InstanceMetadata, StreamsApp, StreamsConfig, TaskId};
 pub use testing::TestDriver;

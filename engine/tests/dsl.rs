@@ -330,6 +330,61 @@ fn streams_app_runs_a_dsl_topology() -> Res {
     Ok(())
 }
 
+#[test]
+fn a_running_app_answers_interactive_queries_on_its_named_stores() -> Res {
+    use riffle_engine::StreamsConfig;
+    use riffle_log::client::LogClient;
+    use riffle_log::{Log, LogConfig, Record, TopicConfig};
+
+    let dir = tempfile::tempdir()?;
+    let log = Arc::new(Log::open(dir.path().join("log"), LogConfig::default())?);
+    log.create_topic("orders", TopicConfig::with_partitions(2))?;
+    let rows = [("ann", "tea", 3, 1_000), ("bob", "pie", 20, 2_000), ("ann", "jam", 5, 61_000), ("ann", "tea", 2, 62_000)];
+    for (k, item, amount, ts) in rows {
+        let v = format!(r#"{{"item":"{item}","amount":{amount}}}"#);
+        let r = Record { key: Some(k.into()), value: Some(v.into()), timestamp: Some(ts), headers: vec![] };
+        // Keyed input is partitioned by key, as a Kafka producer does.
+        log.append("orders", riffle_log::partition_for_key(k.as_bytes(), 2), &[r])?;
+    }
+    let builder = StreamsBuilder::new();
+    let orders: KStream<String, Order> = builder.stream("orders");
+    let spent = orders.group_by_key().aggregate(|| 0i64, |_, o, total| total + o.amount).materialize_as("spent");
+    spent.to_stream().to("spent-out");
+    let per_minute = orders
+        .group_by_key()
+        .windowed_by(TimeWindows::of_size_with_no_grace(Duration::from_secs(60)))
+        .count()
+        .materialize_as("orders-per-minute");
+    per_minute.to_stream().to("per-minute-out");
+    let mut config = StreamsConfig::new("dsl-iq", dir.path().join("state"));
+    config.application_server = Some("localhost:7070".into());
+    let mut app = builder.build(log.clone(), config)?;
+    app.start()?;
+    app.wait_until_idle(Duration::from_secs(20))?;
+
+    let spent = app.key_value_store::<String, i64>("spent");
+    assert_eq!(spent.get(&s("ann"))?, Some(10));
+    assert_eq!(spent.get(&s("bob"))?, Some(20));
+    assert_eq!(spent.get(&s("cat"))?, None);
+    let mut all = spent.all()?;
+    all.sort();
+    assert_eq!(all, vec![(s("ann"), 10), (s("bob"), 20)]);
+    let owner = spent.key_owner(&s("ann"))?;
+    assert_eq!(owner.and_then(|o| o.endpoint).as_deref(), Some("localhost:7070"));
+
+    let windows = app.window_store::<String, i64>("orders-per-minute");
+    let w = |start: i64| Windowed { key: s("ann"), start, end: start + 60_000 };
+    assert_eq!(windows.fetch(&s("ann"), 0, 120_000)?, vec![(w(0), 1), (w(60_000), 2)]);
+    assert_eq!(windows.fetch(&s("ann"), 60_000, 60_000)?, vec![(w(60_000), 2)]);
+    assert_eq!(windows.all()?.len(), 3);
+
+    // A name the app does not have says which names it has.
+    let err = app.key_value_store::<String, i64>("nope").get(&s("ann")).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(err.contains("orders-per-minute") && err.contains("spent"), "{err}");
+    app.close()?;
+    Ok(())
+}
+
 // ---- joins and session windows (their operators land separately) ----------
 
 #[test]

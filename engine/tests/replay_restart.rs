@@ -52,6 +52,9 @@ fn config(app: &str, dir: &std::path::Path) -> StreamsConfig {
     let mut c = StreamsConfig::new(app, dir.join(format!("state-{app}")));
     c.commit_interval = Duration::from_millis(20);
     c.num_stream_threads = 2;
+    // Static membership: a restarted instance takes its old place in the
+    // group at once instead of waiting out the killed one's session.
+    c.group_instance_id = Some(format!("{app}-instance-1"));
     c
 }
 
@@ -74,7 +77,12 @@ fn table(log: &Log, topic: &str) -> BTreeMap<Vec<u8>, serde_json::Value> {
     t
 }
 
+fn init_tracing() {
+    let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_test_writer().try_init();
+}
+
 fn run_to_idle(log: &Arc<Log>, app: &str, out: &str, dir: &std::path::Path) -> StreamsApp {
+    init_tracing();
     let mut a = StreamsApp::new(&[plan(out)], log.clone(), config(app, dir)).unwrap();
     a.start().unwrap();
     a.wait_until_idle(Duration::from_secs(60)).unwrap();

@@ -82,6 +82,15 @@ impl<K: Data, V: Data> KTable<K, V> {
         KStream::from_node(self.node.with(self.node.key, false, |p| p.to_stream()))
     }
 
+    /// Names this table's store so that a running app can be queried by
+    /// that name ([`StreamsApp::key_value_store`](crate::StreamsApp::key_value_store),
+    /// [`StreamsApp::window_store`](crate::StreamsApp::window_store));
+    /// Kafka Streams' `Materialized.as(name)`. Must directly follow an
+    /// aggregation (`count`, `aggregate`, `reduce`).
+    pub fn materialize_as(&self, name: &str) -> KTable<K, V> {
+        KTable::from_node(self.node.with(self.node.key, false, |p| p.materialize_as(name)))
+    }
+
     /// Holds back updates of a windowed table until each window closes,
     /// then emits one final row per key and window. Must directly follow a
     /// windowed aggregation.

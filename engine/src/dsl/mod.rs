@@ -92,6 +92,7 @@ mod format;
 mod grouped;
 mod kstream;
 mod ktable;
+mod query;
 mod testing;
 mod windows;
 
@@ -103,6 +104,7 @@ pub use format::{SerdeJson, SerdeKey};
 pub use grouped::{KGroupedStream, SessionWindowedKStream, TimeWindowedKStream, Windows};
 pub use kstream::KStream;
 pub use ktable::KTable;
+pub use query::{KeyValueStoreView, WindowStoreView};
 pub use testing::{TestRecord, TypedTestDriver};
 pub use windows::{JoinWindows, SessionWindows, Suppressed, TimeWindows, Windowed};
 

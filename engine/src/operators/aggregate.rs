@@ -346,7 +346,56 @@ impl AggregateOp {
     }
 }
 
+impl AggregateOp {
+    /// Current rows for an interactive query: stored slots, overridden by
+    /// the newer ones held in memory.
+    fn query_rows(&self, key: Option<&RecordBatch>, windows: Option<(i64, i64)>) -> Result<RecordBatch> {
+        let key = key.map(|k| super::query_key(&self.key_conv, k, &self.store_name)).transpose()?;
+        let (lo, hi) = match (self.window, windows) {
+            (None, _) => (NO_WINDOW, NO_WINDOW),
+            (Some(_), Some((lo, hi))) => (lo.max(NO_WINDOW + 1), hi),
+            (Some(_), None) => (NO_WINDOW + 1, i64::MAX),
+        };
+        if lo > hi {
+            return Ok(RecordBatch::new_empty(self.out_schema.clone()));
+        }
+        let err = |e| EngineError::state(&self.store_name, e);
+        let mut stored: Vec<(Vec<u8>, i64, Bytes)> = Vec::new();
+        match (&self.wstore, &self.kstore, &key) {
+            (Some(w), _, Some(k)) => stored.extend(w.fetch_range(k, lo, hi).map_err(err)?.into_iter().map(|(s, v)| (k.clone(), s, v))),
+            (Some(w), _, None) => stored.extend(
+                w.all().map_err(err)?.into_iter().filter(|e| (lo..=hi).contains(&e.window_start)).map(|e| (e.key.to_vec(), e.window_start, e.value)),
+            ),
+            (_, Some(s), Some(k)) => stored.extend(s.get(k).map_err(err)?.map(|v| (k.clone(), NO_WINDOW, v))),
+            (_, Some(s), None) => stored.extend(s.all().map_err(err)?.into_iter().map(|(k, v)| (k.to_vec(), NO_WINDOW, v))),
+            _ => {}
+        }
+        let decoded: Vec<(Vec<u8>, i64, Slot)> =
+            stored.into_iter().map(|(k, s, v)| Ok((k, s, self.decode_slot(&v)?))).collect::<Result<_>>()?;
+        let mut items: BTreeMap<(i64, &[u8]), &Slot> = BTreeMap::new();
+        for (start, slots) in self.windows.range(lo..=hi) {
+            for (k, slot) in slots {
+                if key.as_deref().is_none_or(|want| want == &k[..]) {
+                    items.insert((*start, &k[..]), slot);
+                }
+            }
+        }
+        for (k, start, slot) in &decoded {
+            items.entry((*start, &k[..])).or_insert(slot);
+        }
+        let rows: Vec<(&[u8], i64, &Slot)> = items.into_iter().map(|((start, k), slot)| (k, start, slot)).collect();
+        Ok(self.rows_from_slots(&rows)?.rows)
+    }
+}
+
 impl Operator for AggregateOp {
+    fn query(&mut self, store: &str, key: Option<&RecordBatch>, windows: Option<(i64, i64)>) -> Result<Option<RecordBatch>> {
+        if store != self.store_name {
+            return Ok(None);
+        }
+        self.query_rows(key, windows).map(Some)
+    }
+
     fn name(&self) -> &str {
         &self.name
     }

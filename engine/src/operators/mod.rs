@@ -35,6 +35,9 @@ pub(crate) mod table;
 
 use std::sync::Arc;
 
+use arrow::array::RecordBatch;
+use arrow::row::RowConverter;
+
 use riffle_state::{KeyValueSpec, KvStore, SessionSpec, SessionStoreImpl, StateManager, WindowStoreImpl};
 
 use crate::batch::Batch;
@@ -85,6 +88,34 @@ pub trait Operator: Send {
     fn on_commit(&mut self, _ctx: &mut OpContext<'_>) -> Result<()> {
         Ok(())
     }
+
+    /// Interactive query: the current rows of the store named `store`, in
+    /// the operator's output schema — for `key` (one row of the key
+    /// columns) or every key, and for windowed stores the windows starting
+    /// in `windows` (inclusive; every window when `None`). `None` when the
+    /// operator does not own `store`. What operators hold in memory and
+    /// have not written to the store yet is included.
+    ///
+    /// # Errors
+    /// A key batch that does not match the key columns; store failures.
+    fn query(&mut self, _store: &str, _key: Option<&RecordBatch>, _windows: Option<(i64, i64)>) -> Result<Option<RecordBatch>> {
+        Ok(None)
+    }
+}
+
+/// Turns a one-row key batch into row-format bytes with `conv`.
+pub(crate) fn query_key(conv: &RowConverter, key: &RecordBatch, store: &str) -> Result<Vec<u8>> {
+    if key.num_rows() != 1 {
+        return Err(EngineError::Expr {
+            expr: format!("key of store {store:?}"),
+            reason: format!("a key lookup needs exactly one key row, got {}", key.num_rows()),
+        });
+    }
+    let rows = conv.convert_columns(key.columns()).map_err(|e| EngineError::Expr {
+        expr: format!("key of store {store:?}"),
+        reason: format!("the key does not match the store's key columns: {e}"),
+    })?;
+    Ok(rows.row(0).as_ref().to_vec())
 }
 
 /// What an operator can do while processing.

@@ -291,6 +291,30 @@ impl SessionOp {
 }
 
 impl Operator for SessionOp {
+    fn query(&mut self, store: &str, key: Option<&RecordBatch>, windows: Option<(i64, i64)>) -> Result<Option<RecordBatch>> {
+        if store != self.store_name {
+            return Ok(None);
+        }
+        // Sessions are written to the store as they change: it is current.
+        let key = key.map(|k| super::query_key(&self.key_conv, k, &self.store_name)).transpose()?;
+        let (lo, hi) = windows.unwrap_or((i64::MIN, i64::MAX));
+        let err = |e| EngineError::state(&self.store_name, e);
+        let s = self.store()?;
+        let Some(k) = &key else {
+            return Err(EngineError::Expr {
+                expr: format!("query of store {store:?}"),
+                reason: "session stores are queried by key; give the key".into(),
+            });
+        };
+        let found = s.fetch(k).map_err(err)?;
+        let items: Vec<SessionRow> = found
+            .into_iter()
+            .filter(|e| (lo..=hi).contains(&e.window.start))
+            .map(|e| Ok((e.key.to_vec().into_boxed_slice(), e.window, Some(self.decode(&e.value)?))))
+            .collect::<Result<_>>()?;
+        Ok(Some(self.rows(&items)?.rows))
+    }
+
     fn name(&self) -> &str {
         &self.name
     }

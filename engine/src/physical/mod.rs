@@ -115,7 +115,35 @@ impl Topology {
         for (i, s) in subs.iter_mut().enumerate() {
             s.id = i;
         }
-        Ok(Topology { application_id: application_id.to_string(), subtopologies: subs })
+        let topology = Topology { application_id: application_id.to_string(), subtopologies: subs };
+        let mut named = HashMap::new();
+        for (name, sub, _) in topology.queryable_stores() {
+            if named.insert(name.clone(), sub).is_some() {
+                return Err(EngineError::plan(
+                    "Materialized",
+                    format!("two aggregations are materialized as {name:?}; store names must be unique in an application"),
+                ));
+            }
+        }
+        Ok(topology)
+    }
+
+    /// Stores named with `materialize_as` (queryable while the app runs),
+    /// with the sub-topology that owns each and the schema of their rows.
+    pub fn queryable_stores(&self) -> Vec<(String, usize, arrow::datatypes::SchemaRef)> {
+        let mut v = Vec::new();
+        for s in &self.subtopologies {
+            for n in &s.nodes {
+                if let NodeKind::Plan(p) = &n.kind {
+                    if let LogicalPlan::Aggregate(a) = &**p {
+                        if let Some(name) = &a.store {
+                            v.push((name.clone(), s.id, a.meta.schema.clone()));
+                        }
+                    }
+                }
+            }
+        }
+        v
     }
 
     /// Input topics of the application (not internal ones).
@@ -233,7 +261,7 @@ impl Topology {
                 ))
             }
             LogicalPlan::Aggregate(a) => {
-                let store = format!("aggregate-{}", fingerprint(p));
+                let store = a.store.clone().unwrap_or_else(|| format!("aggregate-{}", fingerprint(p)));
                 let final_only = s.final_aggregates.contains(&idx);
                 match a.window {
                     Some(w) if w.is_session() => {

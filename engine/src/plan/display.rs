@@ -39,8 +39,12 @@ impl LogicalPlan {
                 let aggs = join_exprs(
                     a.aggs.iter().map(|x| format!("{}({}) AS {}", x.func, if x.args.is_empty() { "*".to_string() } else { join_exprs(&x.args) }, x.name)),
                 );
-                match &a.window {
+                let aggs = match &a.window {
                     Some(w) => format!("{aggs} window={w}"),
+                    None => aggs,
+                };
+                match &a.store {
+                    Some(name) => format!("{aggs} store={name}"),
                     None => aggs,
                 }
             }

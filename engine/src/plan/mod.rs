@@ -262,6 +262,9 @@ pub struct Aggregate {
     /// latest row of the group (ksqlDB's non-aggregate select items are
     /// group-by columns; this carries them). Usually empty.
     pub carry: Vec<String>,
+    /// The name of its store, for interactive queries (Kafka Streams'
+    /// `Materialized.as`); generated from the plan when `None`.
+    pub store: Option<String>,
     /// Output.
     pub meta: Meta,
 }

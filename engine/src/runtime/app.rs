@@ -2,6 +2,7 @@
 //! threads, commits every `commit.interval.ms`, and stops cleanly (a final
 //! commit, stores closed).
 
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -11,6 +12,7 @@ use parking_lot::Mutex;
 use riffle_log::client::LogClient;
 use riffle_log::TopicConfig;
 
+use super::group::{self, Control, GroupMember};
 use super::{MetricsSnapshot, StreamTask, StreamsConfig, TaskId, TaskMetrics};
 use crate::error::{EngineError, Result};
 use crate::physical::{NodeKind, Topology};
@@ -23,6 +25,28 @@ struct ThreadStatus {
     /// Tasks created and restored.
     started: bool,
     error: Option<String>,
+}
+
+/// One instance of an application, as every instance learns it from the
+/// group (Kafka Streams' `StreamsMetadata`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceMetadata {
+    /// Its member id in the group.
+    pub member_id: String,
+    /// Its `application.server`, where it answers queries.
+    pub endpoint: Option<String>,
+    /// The tasks it runs.
+    pub tasks: Vec<TaskId>,
+}
+
+impl From<&group::MemberTasks> for InstanceMetadata {
+    fn from(m: &group::MemberTasks) -> Self {
+        InstanceMetadata {
+            member_id: m.member_id.clone(),
+            endpoint: m.endpoint.clone(),
+            tasks: m.tasks.iter().map(|&(subtopology, partition)| TaskId { subtopology, partition }).collect(),
+        }
+    }
 }
 
 /// A running stream-processing application. See the module docs.
@@ -56,7 +80,10 @@ pub struct StreamsApp {
     log: Arc<dyn LogClient>,
     stop: Arc<AtomicBool>,
     abort: Arc<AtomicBool>,
+    member_stop: Arc<AtomicBool>,
     workers: Vec<JoinHandle<Result<()>>>,
+    member: Option<JoinHandle<Result<()>>>,
+    control: Arc<Control>,
     status: Arc<Mutex<Vec<ThreadStatus>>>,
     metrics: Arc<Mutex<Vec<Arc<TaskMetrics>>>>,
 }
@@ -83,7 +110,10 @@ impl StreamsApp {
             log,
             stop: Arc::new(AtomicBool::new(false)),
             abort: Arc::new(AtomicBool::new(false)),
+            member_stop: Arc::new(AtomicBool::new(false)),
             workers: Vec::new(),
+            member: None,
+            control: Arc::new(Control::new(0)),
             status: Arc::new(Mutex::new(Vec::new())),
             metrics: Arc::new(Mutex::new(Vec::new())),
         })
@@ -94,42 +124,170 @@ impl StreamsApp {
         &self.topology
     }
 
-    /// Checks source topics exist, creates internal topics, and starts the
-    /// worker threads with the tasks spread over them.
+    /// Checks source topics exist, creates internal topics, joins the
+    /// application's group (the application id) and starts the worker
+    /// threads, which run the tasks the group assigns to this instance.
     ///
     /// # Errors
-    /// Missing source topics (create them first), log failures.
+    /// Missing source topics (create them first), log failures, starting
+    /// twice.
     pub fn start(&mut self) -> Result<()> {
+        if self.member.is_some() {
+            return Err(EngineError::NotRunning { app: self.config.application_id.clone(), reason: "already started".into() });
+        }
         let tasks = prepare_topics(&self.topology, &*self.log)?;
         let threads = self.config.num_stream_threads.min(tasks.len().max(1));
-        let mut per_thread: Vec<Vec<TaskId>> = vec![Vec::new(); threads];
-        for (i, t) in tasks.into_iter().enumerate() {
-            per_thread[i % threads].push(t);
-        }
         *self.status.lock() = (0..threads).map(|_| ThreadStatus::default()).collect();
-        for (n, ids) in per_thread.into_iter().enumerate() {
-            let topology = self.topology.clone();
-            let config = self.config.clone();
-            let log = self.log.clone();
-            let stop = self.stop.clone();
-            let abort = self.abort.clone();
-            let status = self.status.clone();
-            let metrics = self.metrics.clone();
+        self.control = Arc::new(Control::new(threads));
+        let topics: BTreeSet<String> =
+            self.topology.subtopologies.iter().flat_map(|s| s.sources.iter().map(|x| x.topic.clone())).collect();
+        let member = GroupMember {
+            log: self.log.clone(),
+            config: self.config.clone(),
+            tasks,
+            topics: topics.into_iter().collect(),
+            control: self.control.clone(),
+            stop: self.member_stop.clone(),
+            abort: self.abort.clone(),
+        };
+        let spawn_error = |e: std::io::Error| EngineError::NotRunning { app: self.config.application_id.clone(), reason: e.to_string() };
+        let status = self.status.clone();
+        let handle = std::thread::Builder::new()
+            .name(format!("{}-GroupMember", self.config.application_id))
+            .spawn(move || {
+                let r = member.run();
+                if let Err(e) = &r {
+                    tracing::error!("group member failed: {e}");
+                    if let Some(s) = status.lock().first_mut() {
+                        s.error = Some(e.to_string());
+                    }
+                }
+                r
+            })
+            .map_err(spawn_error)?;
+        self.member = Some(handle);
+        for n in 0..threads {
+            let worker = Worker {
+                n,
+                topology: self.topology.clone(),
+                config: self.config.clone(),
+                log: self.log.clone(),
+                control: self.control.clone(),
+                stop: self.stop.clone(),
+                abort: self.abort.clone(),
+                status: self.status.clone(),
+                metrics: self.metrics.clone(),
+            };
             let name = format!("{}-StreamThread-{}", self.config.application_id, n + 1);
             let handle = std::thread::Builder::new()
                 .name(name)
                 .spawn(move || {
-                    let r = run_thread(n, &topology, &config, log, &ids, (&stop, &abort), &status, &metrics);
+                    let r = worker.run();
+                    worker.control.state.lock().parked.get_mut(n).map(|p| *p = true);
+                    worker.control.notify();
                     if let Err(e) = &r {
                         tracing::error!(thread = n, "stream thread failed: {e}");
-                        status.lock()[n].error = Some(e.to_string());
+                        worker.status.lock()[n].error = Some(e.to_string());
                     }
                     r
                 })
-                .map_err(|e| EngineError::NotRunning { app: self.config.application_id.clone(), reason: e.to_string() })?;
+                .map_err(spawn_error)?;
             self.workers.push(handle);
         }
         Ok(())
+    }
+
+    /// Interactive query of the store named `store` (see
+    /// [`PlanBuilder::materialize_as`](crate::PlanBuilder::materialize_as))
+    /// across this instance's tasks: the current rows for `key` (one row of
+    /// the store's key columns) or for every key, and for windowed stores
+    /// the windows that start in `windows` (inclusive; all when `None`).
+    /// Rows have the aggregation's output schema (key columns,
+    /// `WINDOWSTART`/`WINDOWEND` when windowed, aggregates). Keys that live
+    /// on another instance are not here: ask [`key_owner`](Self::key_owner)
+    /// where they are.
+    ///
+    /// The answer reflects every record the tasks have processed, also what
+    /// is not committed yet; it waits while the instance rebalances.
+    ///
+    /// # Errors
+    /// An unknown store name; a key that does not match the key columns;
+    /// the app is not running, or rebalanced for longer than 30 s.
+    pub fn query(
+        &self,
+        store: &str,
+        key: Option<&arrow::array::RecordBatch>,
+        windows: Option<(i64, i64)>,
+    ) -> Result<arrow::array::RecordBatch> {
+        let (_, _, schema) = self.store_info(store)?;
+        let not_running = |reason: &str| EngineError::NotRunning { app: self.config.application_id.clone(), reason: reason.to_string() };
+        if self.workers.is_empty() {
+            return Err(not_running("the app is not started; start it before querying its stores"));
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        for n in 0..self.workers.len() {
+            let job = group::QueryJob { store: store.to_string(), key: key.cloned(), windows, reply: tx.clone() };
+            self.control.ask(n, job);
+        }
+        drop(tx);
+        let mut batches = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        for _ in 0..self.workers.len() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(r) => batches.extend(r?),
+                Err(_) => return Err(not_running("the stream threads did not answer the query (stopped, or still rebalancing)")),
+            }
+        }
+        arrow::compute::concat_batches(&schema, &batches).map_err(|e| EngineError::arrow(store, e))
+    }
+
+    fn store_info(&self, store: &str) -> Result<(String, usize, arrow::datatypes::SchemaRef)> {
+        let stores = self.topology.queryable_stores();
+        let names: Vec<&str> = stores.iter().map(|(n, _, _)| n.as_str()).collect();
+        let hint = if names.is_empty() {
+            "; the app has no queryable stores (name one with materialize_as)".to_string()
+        } else {
+            format!("; queryable stores: {}", names.join(", "))
+        };
+        stores
+            .iter()
+            .find(|(name, _, _)| name == store)
+            .cloned()
+            .ok_or(EngineError::Unknown { what: "queryable store", name: store.to_string(), hint })
+    }
+
+    /// Every instance of the application, as the group's last assignment
+    /// describes it (Kafka Streams' `metadataForAllStreamsClients`).
+    pub fn instances(&self) -> Vec<InstanceMetadata> {
+        self.control.state.lock().members.iter().map(InstanceMetadata::from).collect()
+    }
+
+    /// The instance that holds `key` of store `store` (Kafka Streams'
+    /// `queryMetadataForKey`): `key` is the key as serialized on the topic
+    /// the store's sub-topology reads (for DSL string keys, the string's
+    /// bytes), which decides its partition. `None` while no instance owns
+    /// that partition (during a rebalance).
+    ///
+    /// # Errors
+    /// An unknown store; log failures.
+    pub fn key_owner(&self, store: &str, key: &[u8]) -> Result<Option<InstanceMetadata>> {
+        let (_, sub, _) = self.store_info(store)?;
+        let topic = self.topology.subtopologies[sub]
+            .sources
+            .first()
+            .map(|s| s.topic.clone())
+            .ok_or_else(|| EngineError::Internal(format!("sub-topology {sub} has no source")))?;
+        let partitions = self.log.partition_count(&topic).map_err(|e| EngineError::log(&topic, e))?;
+        let task = TaskId { subtopology: sub, partition: riffle_log::partition_for_key(key, partitions) };
+        Ok(self.instances().into_iter().find(|i| i.tasks.contains(&task)))
+    }
+
+    /// The tasks this instance runs now.
+    pub fn local_tasks(&self) -> Vec<TaskId> {
+        let mut v: Vec<TaskId> = self.control.state.lock().per_thread.iter().flatten().copied().collect();
+        v.sort();
+        v
     }
 
     /// Blocks until every task has processed everything in its inputs (and
@@ -172,24 +330,29 @@ impl StreamsApp {
         self.metrics.lock().iter().fold(MetricsSnapshot::default(), |acc, m| acc + m.snapshot())
     }
 
-    /// Stops the threads **without** a final commit, as a crash would:
-    /// tasks are dropped mid-flight, no offsets or checkpoints are written.
-    /// A new app with the same id resumes from the last commit and
-    /// reprocesses what came after it (at-least-once). For crash tests.
+    /// Stops the threads **without** a final commit and without leaving
+    /// the group, as a crash would: tasks are dropped mid-flight, no offsets
+    /// or checkpoints are written, and the group gives this instance's
+    /// tasks to the others only after `session.timeout.ms`. A new app with
+    /// the same id resumes from the last commit and reprocesses what came
+    /// after it (at-least-once). For crash tests.
     pub fn kill(mut self) {
         self.abort.store(true, Ordering::SeqCst);
-        self.stop.store(true, Ordering::SeqCst);
-        for h in self.workers.drain(..) {
-            let _ = h.join();
-        }
+        let _ = self.stop_threads();
     }
 
-    /// Stops the threads after a final commit of every task.
+    /// Stops the threads after a final commit of every task, then leaves
+    /// the group (the other instances take the tasks over at once).
     ///
     /// # Errors
     /// The first error a worker thread hit.
     pub fn close(mut self) -> Result<()> {
+        self.stop_threads()
+    }
+
+    fn stop_threads(&mut self) -> Result<()> {
         self.stop.store(true, Ordering::SeqCst);
+        self.control.notify();
         let mut first = None;
         for h in self.workers.drain(..) {
             match h.join() {
@@ -202,16 +365,27 @@ impl StreamsApp {
                 }
             }
         }
+        // The member leaves only after the workers' final commits.
+        self.member_stop.store(true, Ordering::SeqCst);
+        self.control.notify();
+        if let Some(h) = self.member.take() {
+            match h.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    first.get_or_insert(e);
+                }
+                Err(_) => {
+                    first.get_or_insert(EngineError::Internal("the group member thread panicked".into()));
+                }
+            }
+        }
         first.map_or(Ok(()), Err)
     }
 }
 
 impl Drop for StreamsApp {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        for h in self.workers.drain(..) {
-            let _ = h.join();
-        }
+        let _ = self.stop_threads();
     }
 }
 
@@ -279,77 +453,180 @@ pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn run_thread(
+fn is_fenced(e: &EngineError) -> bool {
+    matches!(e, EngineError::Log { source, .. } if group::is_fenced(source))
+}
+
+/// One worker thread: runs the tasks the group member hands it.
+struct Worker {
     n: usize,
-    topology: &Topology,
-    config: &StreamsConfig,
+    topology: Arc<Topology>,
+    config: StreamsConfig,
     log: Arc<dyn LogClient>,
-    ids: &[TaskId],
-    (stop, abort): (&AtomicBool, &AtomicBool),
-    status: &Mutex<Vec<ThreadStatus>>,
-    metrics: &Mutex<Vec<Arc<TaskMetrics>>>,
-) -> Result<()> {
-    let mut tasks = Vec::with_capacity(ids.len());
-    for &id in ids {
-        let t = StreamTask::new(topology, id, config, log.clone())?;
-        metrics.lock().push(t.metrics().clone());
-        tasks.push(t);
+    control: Arc<Control>,
+    stop: Arc<AtomicBool>,
+    abort: Arc<AtomicBool>,
+    status: Arc<Mutex<Vec<ThreadStatus>>>,
+    metrics: Arc<Mutex<Vec<Arc<TaskMetrics>>>>,
+}
+
+impl Worker {
+    fn set_idle(&self, idle: bool) {
+        self.status.lock()[self.n].idle = idle;
     }
-    status.lock()[n].started = true;
-    let mut last_commit = Instant::now();
-    let mut last_tick = Instant::now();
-    // Records processed since the last commit: an idle thread commits them
-    // before it reports idle, so that what operator caches hold reaches
-    // the output (and downstream queries) without waiting for the next
-    // commit interval.
-    let mut uncommitted = false;
-    while !stop.load(Ordering::SeqCst) {
-        let mut read = 0;
-        for t in &mut tasks {
-            read += t.poll()?;
-        }
-        uncommitted |= read > 0;
-        if last_tick.elapsed() >= Duration::from_millis(100) {
-            let now = now_ms();
-            for t in &mut tasks {
-                t.wall_clock(now)?;
+
+    /// Commits every task. A refused commit means the tasks were given to
+    /// another member: they are dropped without a commit (their stores
+    /// restore from the changelog wherever they run next) and the member
+    /// rejoins.
+    fn commit_all(&self, tasks: &mut Vec<StreamTask>) -> Result<()> {
+        for t in tasks.iter_mut() {
+            match t.commit() {
+                Ok(()) => {}
+                Err(e) if is_fenced(&e) => {
+                    tracing::warn!(thread = self.n, "tasks migrated to another instance ({e}); dropping them");
+                    tasks.clear();
+                    self.control.report_lost();
+                    return Ok(());
+                }
+                Err(e) => return Err(e),
             }
-            last_tick = Instant::now();
         }
-        if last_commit.elapsed() >= config.commit_interval || (read == 0 && uncommitted) {
-            for t in &mut tasks {
-                t.commit()?;
+        Ok(())
+    }
+
+    /// Follows the group member: commits and parks on a suspend request,
+    /// then closes lost tasks and opens gained ones.
+    fn follow(&self, tasks: &mut Vec<StreamTask>) -> Result<()> {
+        let suspend = {
+            let st = self.control.state.lock();
+            st.suspend && !st.parked.get(self.n).copied().unwrap_or(true)
+        };
+        // Whatever follows changes the tasks: not idle until a pass over
+        // them says so.
+        self.set_idle(false);
+        if suspend {
+            self.commit_all(tasks)?;
+            let mut st = self.control.state.lock();
+            if let Some(p) = st.parked.get_mut(self.n) {
+                *p = true;
             }
-            last_commit = Instant::now();
-            if read == 0 && uncommitted {
-                // The commit may have flushed cached rows into topics
-                // this thread reads: look again before reporting idle.
-                uncommitted = false;
-                status.lock()[n].idle = false;
+            self.control.notify();
+            while st.suspend && !self.stop.load(Ordering::SeqCst) {
+                self.control.cv.wait_for(&mut st, Duration::from_millis(20));
+            }
+        }
+        let (epoch, want) = {
+            let st = self.control.state.lock();
+            (st.epoch, st.per_thread.get(self.n).cloned().unwrap_or_default())
+        };
+        if epoch == 0 || self.stop.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let want: BTreeSet<TaskId> = want.into_iter().collect();
+        let (keep, revoked): (Vec<StreamTask>, Vec<StreamTask>) = tasks.drain(..).partition(|t| want.contains(&t.id()));
+        for t in revoked {
+            let id = t.id();
+            match t.close() {
+                Ok(()) => tracing::info!(task = %id, "task revoked and closed"),
+                Err(e) if is_fenced(&e) => tracing::warn!(task = %id, "revoked task closed without a commit: {e}"),
+                Err(e) => return Err(e),
+            }
+        }
+        *tasks = keep;
+        for &id in &want {
+            if tasks.iter().any(|t| t.id() == id) {
                 continue;
             }
-            uncommitted = false;
+            let t = StreamTask::new(&self.topology, id, &self.config, self.log.clone())?.in_group(self.control.identity.clone());
+            self.metrics.lock().push(t.metrics().clone());
+            tasks.push(t);
         }
-        if read == 0 {
-            let mut lag = 0;
-            for t in &tasks {
-                lag += t.lag()?;
+        self.status.lock()[self.n].started = true;
+        Ok(())
+    }
+
+    fn run(&self) -> Result<()> {
+        let mut tasks: Vec<StreamTask> = Vec::new();
+        let mut seen = u64::MAX;
+        let mut last_commit = Instant::now();
+        let mut last_tick = Instant::now();
+        // Records processed since the last commit: an idle thread commits
+        // them before it reports idle, so that what operator caches hold
+        // reaches the output (and downstream queries) without waiting for
+        // the next commit interval.
+        let mut uncommitted = false;
+        while !self.stop.load(Ordering::SeqCst) {
+            let changed = self.control.changed.load(Ordering::SeqCst);
+            if changed != seen {
+                seen = changed;
+                self.follow(&mut tasks)?;
+                continue;
             }
-            status.lock()[n].idle = lag == 0;
-            std::thread::sleep(Duration::from_millis(1));
-        } else {
-            status.lock()[n].idle = false;
+            for job in self.control.take_queries(self.n) {
+                let mut answer = Vec::new();
+                let mut failed = None;
+                for t in &mut tasks {
+                    match t.query(&job.store, job.key.as_ref(), job.windows) {
+                        Ok(Some(rows)) => answer.push(rows),
+                        Ok(None) => {}
+                        Err(e) => {
+                            failed = Some(e);
+                            break;
+                        }
+                    }
+                }
+                // The asker may have given up; nothing to do then.
+                let _ = job.reply.send(failed.map_or(Ok(answer), Err));
+            }
+            let mut read = 0;
+            for t in &mut tasks {
+                read += t.poll()?;
+            }
+            uncommitted |= read > 0;
+            if last_tick.elapsed() >= Duration::from_millis(100) {
+                let now = now_ms();
+                for t in &mut tasks {
+                    t.wall_clock(now)?;
+                }
+                last_tick = Instant::now();
+            }
+            if last_commit.elapsed() >= self.config.commit_interval || (read == 0 && uncommitted) {
+                self.commit_all(&mut tasks)?;
+                last_commit = Instant::now();
+                if read == 0 && uncommitted {
+                    // The commit may have flushed cached rows into topics
+                    // this thread reads: look again before reporting idle.
+                    uncommitted = false;
+                    self.set_idle(false);
+                    continue;
+                }
+                uncommitted = false;
+            }
+            if read == 0 {
+                let mut lag = 0;
+                for t in &tasks {
+                    lag += t.lag()?;
+                }
+                self.set_idle(lag == 0);
+                std::thread::sleep(Duration::from_millis(1));
+            } else {
+                self.set_idle(false);
+            }
         }
-    }
-    if abort.load(Ordering::SeqCst) {
-        return Ok(());
-    }
-    let mut first = None;
-    for t in tasks {
-        if let Err(e) = t.close() {
-            first.get_or_insert(e);
+        if self.abort.load(Ordering::SeqCst) {
+            return Ok(());
         }
+        let mut first = None;
+        for t in tasks {
+            if let Err(e) = t.close() {
+                if is_fenced(&e) {
+                    tracing::warn!("final commit refused (the group moved on; the new owner reprocesses): {e}");
+                } else {
+                    first.get_or_insert(e);
+                }
+            }
+        }
+        first.map_or(Ok(()), Err)
     }
-    first.map_or(Ok(()), Err)
 }

@@ -2,6 +2,7 @@
 //! fixed pool of worker threads ([`StreamsApp`]), with periodic commits.
 
 mod app;
+mod group;
 mod processing_log;
 mod task;
 
@@ -11,7 +12,7 @@ use std::time::Duration;
 
 use riffle_state::{BackendKind, StateMemory};
 
-pub use app::{prepare_topics, StreamsApp};
+pub use app::{prepare_topics, InstanceMetadata, StreamsApp};
 pub use processing_log::{ProcessingLog, ProcessingLogEntry};
 pub use task::{StreamTask, TaskId};
 
@@ -89,6 +90,27 @@ pub struct StreamsConfig {
     /// Where records that cannot be decoded are reported (besides the log
     /// line and the `decode_errors` metric); none by default.
     pub processing_log: Option<std::sync::Arc<dyn ProcessingLog>>,
+    /// `application.server`: the `host:port` where this instance answers
+    /// interactive queries. Every instance learns every other one's through
+    /// the group, so [`StreamsApp::key_owner`] can say where a key lives.
+    pub application_server: Option<String>,
+    /// `group.instance.id`: static membership (KIP-345). An instance that
+    /// restarts with the same id takes its old place in the group at once,
+    /// instead of waiting for the old member's session to time out, and
+    /// (as in Kafka) a static member does not leave the group when it
+    /// closes: a restart within the session timeout moves no tasks.
+    pub group_instance_id: Option<String>,
+    /// `session.timeout.ms`: how long an instance that stopped heartbeating
+    /// (crashed) keeps its tasks before the group gives them to the others.
+    /// At least the coordinator's minimum (6 s, as in Kafka).
+    pub session_timeout: Duration,
+    /// `heartbeat.interval.ms`: how often an instance checks in with the
+    /// group, which is also how quickly it notices a rebalance. Smaller than
+    /// Kafka's 3 s default, because the embedded coordinator is in process.
+    pub heartbeat_interval: Duration,
+    /// `max.poll.interval.ms` in its rebalance role: how long a rebalance
+    /// waits for every instance to rejoin.
+    pub rebalance_timeout: Duration,
 }
 
 impl StreamsConfig {
@@ -105,6 +127,11 @@ impl StreamsConfig {
             state_memory: StateMemory::default(),
             max_poll_bytes: 1 << 20,
             processing_log: None,
+            application_server: None,
+            group_instance_id: None,
+            session_timeout: Duration::from_secs(45),
+            heartbeat_interval: Duration::from_millis(250),
+            rebalance_timeout: Duration::from_secs(300),
         }
     }
 }

@@ -60,6 +60,9 @@ pub struct StreamTask {
     caching: bool,
     max_poll_bytes: usize,
     committed: Vec<i64>,
+    /// Set when the task runs in a group member: commits carry the member's
+    /// id and generation, and are refused once the task has moved.
+    member: Option<Arc<super::group::MemberIdentity>>,
 }
 
 impl std::fmt::Debug for StreamTask {
@@ -156,7 +159,14 @@ impl StreamTask {
             caching: config.cache_max_bytes > 0,
             max_poll_bytes: config.max_poll_bytes,
             committed,
+            member: None,
         })
+    }
+
+    /// Commits as a member of the application's group from now on.
+    pub(crate) fn in_group(mut self, member: Arc<super::group::MemberIdentity>) -> Self {
+        self.member = Some(member);
+        self
     }
 
     /// The task id.
@@ -322,6 +332,28 @@ impl StreamTask {
         Ok(read.max(processed))
     }
 
+    /// Interactive query of the store `store` (see
+    /// [`Operator::query`](crate::operators::Operator::query)); `None` when
+    /// no operator of this task owns it.
+    ///
+    /// # Errors
+    /// A key that does not match the store's key columns; store failures.
+    pub fn query(
+        &mut self,
+        store: &str,
+        key: Option<&arrow::array::RecordBatch>,
+        windows: Option<(i64, i64)>,
+    ) -> Result<Option<arrow::array::RecordBatch>> {
+        for n in &mut self.nodes {
+            if let Some(op) = n.op.as_mut() {
+                if let Some(rows) = op.query(store, key, windows)? {
+                    return Ok(Some(rows));
+                }
+            }
+        }
+        Ok(None)
+    }
+
     /// Tells punctuating operators the wall-clock time.
     ///
     /// # Errors
@@ -358,7 +390,14 @@ impl StreamTask {
                 .zip(&positions)
                 .map(|(s, &p)| (TopicPartition::new(s.decoder.spec().topic.clone(), self.id.partition), p))
                 .collect();
-            self.log.commit_offsets(&self.application_id, &offsets).map_err(|e| EngineError::log(&ctx, e))?;
+            let committed = match &self.member {
+                Some(m) => {
+                    let (member, generation) = m.get();
+                    self.log.commit_member_offsets(&self.application_id, &member, generation, &offsets)
+                }
+                None => self.log.commit_offsets(&self.application_id, &offsets),
+            };
+            committed.map_err(|e| EngineError::log(&ctx, e))?;
             self.committed = positions;
         }
         Ok(())
@@ -369,8 +408,11 @@ impl StreamTask {
     /// # Errors
     /// As [`StreamTask::commit`].
     pub fn close(mut self) -> Result<()> {
-        self.commit()?;
+        let committed = self.commit();
         let ctx = format!("task {}", self.id);
-        self.state.close().map_err(|e| EngineError::state(&ctx, e))
+        // The stores close even when the commit failed (the changelog and
+        // the committed offsets decide what a restart sees).
+        let closed = self.state.close().map_err(|e| EngineError::state(&ctx, e));
+        committed.and(closed)
     }
 }
