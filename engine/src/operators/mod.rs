@@ -5,8 +5,9 @@
 //!
 //! The contract, which the runtime and the [`TestDriver`](crate::TestDriver)
 //! both honour:
-//! - `init` runs once per task before any batch, after the task's stores
-//!   were restored.
+//! - `init` runs once per task before any batch. It opens (registers) the
+//!   operator's stores; the task restores them from their changelogs after
+//!   every `init` returned, so `init` must not read them: read on first use.
 //! - `on_batch` gets rows in input order; batches of one port arrive in
 //!   offset order.
 //! - `on_time` runs after every input batch with the task's stream time
@@ -46,7 +47,8 @@ pub trait Operator: Send {
     /// Display name (for errors and metrics).
     fn name(&self) -> &str;
 
-    /// Opens stores and prepares state. Runs once, after restore.
+    /// Opens stores and prepares state. Runs once, before the stores are
+    /// restored (see the module docs).
     ///
     /// # Errors
     /// Store failures.
