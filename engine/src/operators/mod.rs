@@ -31,6 +31,7 @@ pub(crate) mod join_table_table;
 pub(crate) mod project;
 pub(crate) mod select_key;
 pub(crate) mod session;
+pub(crate) mod sliding;
 pub(crate) mod sink;
 pub(crate) mod table;
 
