@@ -139,17 +139,15 @@ fn plan(w: WindowSpec, final_only: bool) -> Arc<riffle_engine::plan::LogicalPlan
     b.to_stream().unwrap().sink("out", Arc::new(KafkaFormat), Arc::new(JsonFormat)).unwrap().build()
 }
 
-fn run(events: &[Ev], w: WindowSpec, final_only: bool, batch: bool) -> (Vec<((String, i64), (i64, i64, i64, i64))>, u64) {
+/// Output rows in order, ((user, window start), (count, sum, min, max)),
+/// and the late-record count.
+type Output = (Vec<((String, i64), (i64, i64, i64, i64))>, u64);
+
+fn run(events: &[Ev], w: WindowSpec, final_only: bool, batch: bool) -> Output {
     run_with_cache(events, w, final_only, batch, false)
 }
 
-fn run_with_cache(
-    events: &[Ev],
-    w: WindowSpec,
-    final_only: bool,
-    batch: bool,
-    cache: bool,
-) -> (Vec<((String, i64), (i64, i64, i64, i64))>, u64) {
+fn run_with_cache(events: &[Ev], w: WindowSpec, final_only: bool, batch: bool, cache: bool) -> Output {
     let mut d = TestDriver::with_config("oracle", &[plan(w, final_only)], 1, cache).unwrap();
     let payloads: Vec<Vec<u8>> =
         events.iter().map(|e| format!(r#"{{"user":"{}","amount":{}}}"#, e.user, e.amount).into_bytes()).collect();

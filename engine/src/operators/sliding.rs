@@ -142,7 +142,7 @@ fn plan_record(t: i64, d: i64, found: &[(i64, i64)]) -> Vec<Step> {
         steps.extend(containing.iter().rev().map(|w| Step::Update(w.0)));
         steps.extend(previous_right);
         if !exists(left) {
-            let source = found.iter().filter(|&&(s, _)| end(s) < t).last();
+            let source = found.iter().rev().find(|&&(s, _)| end(s) < t);
             steps.push(match source {
                 Some(&(from, latest)) if latest >= left => Step::Extend { start: left, from },
                 _ => Step::Create(left),
@@ -202,6 +202,9 @@ impl Win {
 
 /// An output row: key bytes, window start, value.
 type Row = (Box<[u8]>, i64, Win);
+
+/// A decoded window state: the carried row and the accumulators.
+type State = (Option<Box<[u8]>>, Vec<Acc>);
 
 /// The pending-store key of a window: `end | escaped key`.
 fn pending_key(key: &[u8], end: i64) -> Vec<u8> {
@@ -358,7 +361,7 @@ impl SlidingOp {
     }
 
     /// Decodes a window's state (carried row and accumulators).
-    fn decode_state(&self, w: &Win) -> Result<(Option<Box<[u8]>>, Vec<Acc>)> {
+    fn decode_state(&self, w: &Win) -> Result<State> {
         let mut accs = new_accs(&self.aggs, &self.arg_types)?;
         let carry = decode_state(&w.state, &mut accs).map_err(|_| self.corrupt("a sliding-window aggregate does not decode"))?;
         Ok((carry, accs))
