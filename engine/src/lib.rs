@@ -19,10 +19,10 @@
 //! ```
 //!
 //! What it is: event-time processing with Kafka Streams' window rules
-//! (tumbling, hopping, grace, late-record dropping, emit-final), tables as
-//! changelogs, at-least-once commits (operator caches → stores → changelog
-//! → input offsets), crash recovery from changelogs, and a deterministic
-//! [`TestDriver`]. What it is not (yet): exactly-once processing, and
+//! (tumbling, hopping, sliding and session windows, grace, late-record
+//! dropping, emit-final), tables as changelogs, at-least-once commits
+//! (operator caches → stores → changelog → input offsets), crash recovery
+//! from changelogs, and a deterministic [`TestDriver`]. What it is not (yet): exactly-once processing, and
 //! several processes sharing one application id.
 //!
 //! ```

@@ -1,5 +1,6 @@
 //! Grouped streams and their aggregations: [`KGroupedStream`] and its
-//! windowed forms, [`TimeWindowedKStream`] and [`SessionWindowedKStream`].
+//! windowed forms, [`TimeWindowedKStream`] (time and sliding windows) and
+//! [`SessionWindowedKStream`].
 //!
 //! `count` maps to the plan's built-in `COUNT(*)`; `aggregate` and
 //! `reduce` run the closures as an aggregate function (see `aggregator`), so
@@ -12,18 +13,19 @@ use std::sync::Arc;
 use super::aggregator::{ClosureAggregate, Merge, Step};
 use super::builder::Node;
 use super::codec::{KEY, VALUE};
-use super::{Data, KTable, SessionWindows, TimeWindows, Windowed};
+use super::{Data, KTable, SessionWindows, SlidingWindows, TimeWindows, Windowed};
 use crate::plan::{AggFunc, Expr, WindowSpec};
 
 mod sealed {
     pub trait Sealed {}
     impl Sealed for super::TimeWindows {}
     impl Sealed for super::SessionWindows {}
+    impl Sealed for super::SlidingWindows {}
 }
 
 /// Window definitions accepted by [`KGroupedStream::windowed_by`]:
-/// [`TimeWindows`] give a [`TimeWindowedKStream`], [`SessionWindows`] a
-/// [`SessionWindowedKStream`].
+/// [`TimeWindows`] and [`SlidingWindows`] give a [`TimeWindowedKStream`],
+/// [`SessionWindows`] a [`SessionWindowedKStream`].
 pub trait Windows: sealed::Sealed {
     /// The windowed grouped stream these windows make.
     type Stream<K: Data, V: Data>;
@@ -36,7 +38,15 @@ impl Windows for TimeWindows {
     type Stream<K: Data, V: Data> = TimeWindowedKStream<K, V>;
 
     fn window<K: Data, V: Data>(self, grouped: &KGroupedStream<K, V>) -> TimeWindowedKStream<K, V> {
-        TimeWindowedKStream { node: grouped.node.clone(), windows: self, _t: PhantomData }
+        TimeWindowedKStream { node: grouped.node.clone(), window: self.spec(), _t: PhantomData }
+    }
+}
+
+impl Windows for SlidingWindows {
+    type Stream<K: Data, V: Data> = TimeWindowedKStream<K, V>;
+
+    fn window<K: Data, V: Data>(self, grouped: &KGroupedStream<K, V>) -> TimeWindowedKStream<K, V> {
+        TimeWindowedKStream { node: grouped.node.clone(), window: self.spec(), _t: PhantomData }
     }
 }
 
@@ -148,24 +158,25 @@ impl<K: Data, V: Data> KGroupedStream<K, V> {
         KTable::from_node(fold_node(&self.node, None, "KSTREAM-REDUCE", reduce_step::<K, V>(Arc::new(reducer)), None))
     }
 
-    /// Aggregates per window: `TimeWindows` (tumbling, hopping) or
-    /// `SessionWindows`.
+    /// Aggregates per window: `TimeWindows` (tumbling, hopping),
+    /// `SlidingWindows` or `SessionWindows`.
     pub fn windowed_by<W: Windows>(&self, windows: W) -> W::Stream<K, V> {
         windows.window(self)
     }
 }
 
-/// A grouped stream over time windows (Kafka Streams'
-/// `TimeWindowedKStream`). Results are tables keyed by [`Windowed<K>`].
+/// A grouped stream over time windows, tumbling, hopping or sliding
+/// (Kafka Streams' `TimeWindowedKStream`). Results are tables keyed by
+/// [`Windowed<K>`].
 pub struct TimeWindowedKStream<K, V> {
     node: Node,
-    windows: TimeWindows,
+    window: WindowSpec,
     _t: PhantomData<fn() -> (K, V)>,
 }
 
 impl<K, V> TimeWindowedKStream<K, V> {
     fn clone_fields(&self) -> Self {
-        TimeWindowedKStream { node: self.node.clone(), windows: self.windows, _t: PhantomData }
+        TimeWindowedKStream { node: self.node.clone(), window: self.window, _t: PhantomData }
     }
 }
 handle_impls!(TimeWindowedKStream);
@@ -173,7 +184,7 @@ handle_impls!(TimeWindowedKStream);
 impl<K: Data, V: Data> TimeWindowedKStream<K, V> {
     /// The number of records per key and window.
     pub fn count(&self) -> KTable<Windowed<K>, i64> {
-        KTable::from_node(count_node(&self.node, Some(self.windows.spec())))
+        KTable::from_node(count_node(&self.node, Some(self.window)))
     }
 
     /// Folds each key's records per window, starting from `init()` in each
@@ -184,7 +195,7 @@ impl<K: Data, V: Data> TimeWindowedKStream<K, V> {
         F: Fn(&K, &V, A) -> A + Send + Sync + 'static,
     {
         let step = aggregate_step(init, adder);
-        KTable::from_node(fold_node(&self.node, Some(self.windows.spec()), "KSTREAM-AGGREGATE", step, None))
+        KTable::from_node(fold_node(&self.node, Some(self.window), "KSTREAM-AGGREGATE", step, None))
     }
 
     /// Combines each key's values per window.
@@ -193,7 +204,7 @@ impl<K: Data, V: Data> TimeWindowedKStream<K, V> {
         F: Fn(V, &V) -> V + Send + Sync + 'static,
     {
         let step = reduce_step::<K, V>(Arc::new(reducer));
-        KTable::from_node(fold_node(&self.node, Some(self.windows.spec()), "KSTREAM-REDUCE", step, None))
+        KTable::from_node(fold_node(&self.node, Some(self.window), "KSTREAM-REDUCE", step, None))
     }
 }
 

@@ -106,7 +106,7 @@ pub use kstream::KStream;
 pub use ktable::KTable;
 pub use query::{KeyValueStoreView, WindowStoreView};
 pub use testing::{TestRecord, TypedTestDriver};
-pub use windows::{JoinWindows, SessionWindows, Suppressed, TimeWindows, Windowed};
+pub use windows::{JoinWindows, SessionWindows, SlidingWindows, Suppressed, TimeWindows, Windowed};
 
 /// What keys and values of DSL streams are: any type serde can write to
 /// and read from JSON, owned and sendable to the task threads. Implemented

@@ -120,7 +120,11 @@ impl TypedTestDriver {
                             let n = bytes.len() - 16;
                             (&bytes[..n], be_i64(&bytes[n + 8..]), be_i64(&bytes[n..n + 8]))
                         }
-                        WindowKind::Tumbling { size_ms } | WindowKind::Hopping { size_ms, .. } if bytes.len() >= 8 => {
+                        WindowKind::Tumbling { size_ms }
+                        | WindowKind::Hopping { size_ms, .. }
+                        | WindowKind::Sliding { difference_ms: size_ms }
+                            if bytes.len() >= 8 =>
+                        {
                             let n = bytes.len() - 8;
                             let start = be_i64(&bytes[n..]);
                             (&bytes[..n], start, start.map(|s| s.saturating_add(size_ms)))

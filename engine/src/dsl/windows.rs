@@ -1,6 +1,6 @@
 //! Window definitions in Kafka Streams' vocabulary ([`TimeWindows`],
-//! [`SessionWindows`], [`JoinWindows`]), the [`Windowed`] key of windowed
-//! tables, and [`Suppressed`].
+//! [`SlidingWindows`], [`SessionWindows`], [`JoinWindows`]), the
+//! [`Windowed`] key of windowed tables, and [`Suppressed`].
 
 use std::time::Duration;
 
@@ -72,6 +72,92 @@ impl TimeWindows {
         } else {
             WindowSpec::hopping(self.size_ms, self.advance_ms, self.grace_ms)
         }
+    }
+}
+
+/// Sliding windows (Kafka Streams' `SlidingWindows`): windows of a fixed
+/// time difference that follow the records instead of the clock. Two
+/// records of a key share a window when their times differ by at most the
+/// time difference; each window `[start, start + difference]` (both ends
+/// inclusive) is a distinct set of records. A record at `t` makes its left
+/// window `[t - difference, t]` and, once later records fall within the
+/// difference of it, its right window `[t + 1, t + 1 + difference]`.
+/// Windows never start before 0: records earlier than the difference share
+/// `[0, difference]`.
+///
+/// Results are keyed by [`Windowed<K>`] whose `end` is `start +
+/// difference`, inclusive. Use them with
+/// [`KGroupedStream::windowed_by`](super::KGroupedStream::windowed_by),
+/// which gives a [`TimeWindowedKStream`](super::TimeWindowedKStream) as for
+/// [`TimeWindows`]. Kafka Streams has no default grace period for sliding
+/// windows, so both constructors name it.
+///
+/// # Examples
+///
+/// Clicks per user within 10 seconds of each other:
+///
+/// ```
+/// use std::time::Duration;
+/// use riffle_engine::dsl::{KStream, SlidingWindows, StreamsBuilder, Windowed};
+///
+/// let builder = StreamsBuilder::new();
+/// let clicks: KStream<String, String> = builder.stream("clicks");
+/// clicks
+///     .group_by_key()
+///     .windowed_by(SlidingWindows::of_time_difference_with_no_grace(Duration::from_secs(10)))
+///     .count()
+///     .to_stream()
+///     .to("clicks-within-10s");
+///
+/// let mut driver = builder.test_driver("doc-sliding")?;
+/// for t in [1_000, 8_000, 15_000] {
+///     driver.pipe_input("clicks", "ann".to_string(), "click".to_string(), t)?;
+/// }
+/// let window = |start| Windowed { key: "ann".to_string(), start, end: start + 10_000 };
+/// let counts = driver.read_key_values::<Windowed<String>, i64>("clicks-within-10s")?;
+/// assert_eq!(
+///     counts,
+///     vec![
+///         (window(0), 1),     // [0 s, 10 s]: the click at 1 s
+///         (window(1_001), 1), // right window of 1 s: the click at 8 s
+///         (window(0), 2),     // [0 s, 10 s] gets the click at 8 s
+///         (window(8_001), 1), // right window of 8 s: the click at 15 s
+///         (window(5_000), 2), // left window of 15 s: the clicks at 8 s and 15 s
+///     ]
+/// );
+/// # Ok::<(), riffle_engine::EngineError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlidingWindows {
+    difference_ms: i64,
+    grace_ms: i64,
+}
+
+impl SlidingWindows {
+    /// Windows of records at most `time_difference` apart, accepting
+    /// records up to `grace` after a window ends.
+    pub fn of_time_difference_and_grace(time_difference: Duration, grace: Duration) -> Self {
+        SlidingWindows { difference_ms: millis(time_difference), grace_ms: millis(grace) }
+    }
+
+    /// Windows of records at most `time_difference` apart that close as
+    /// soon as they end.
+    pub fn of_time_difference_with_no_grace(time_difference: Duration) -> Self {
+        Self::of_time_difference_and_grace(time_difference, Duration::ZERO)
+    }
+
+    /// The largest time difference between two records of one window.
+    pub fn time_difference(&self) -> Duration {
+        Duration::from_millis(self.difference_ms.max(0) as u64)
+    }
+
+    /// How long after a window ends late records are still accepted.
+    pub fn grace_period(&self) -> Duration {
+        Duration::from_millis(self.grace_ms.max(0) as u64)
+    }
+
+    pub(crate) fn spec(&self) -> WindowSpec {
+        WindowSpec::sliding(self.difference_ms, self.grace_ms)
     }
 }
 
@@ -167,8 +253,9 @@ impl JoinWindows {
     }
 }
 
-/// The key of a windowed table: the group key and its window
-/// `[start, end)`, in ms since the epoch.
+/// The key of a windowed table: the group key and its window, in ms since
+/// the epoch: `[start, end)` for tumbling and hopping windows, `[start,
+/// end]` for sliding and session windows.
 ///
 /// On the wire (sinks, [`TypedTestDriver`](super::TypedTestDriver)) the key
 /// is Kafka Streams' windowed layout: the inner key's bytes, then for time
@@ -180,8 +267,9 @@ pub struct Windowed<K> {
     pub key: K,
     /// Window start (inclusive), ms.
     pub start: i64,
-    /// Window end (exclusive for time windows; the last record's time for
-    /// sessions), ms.
+    /// Window end (exclusive for tumbling and hopping windows; inclusive,
+    /// `start + difference`, for sliding windows; the last record's time
+    /// for sessions), ms.
     pub end: i64,
 }
 

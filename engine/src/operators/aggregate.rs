@@ -1,6 +1,7 @@
 //! `Aggregate` / `AggregateOp`: grouped aggregation per key, optionally per
 //! tumbling or hopping window, with the emit-final (suppress) behaviour
-//! fused in. Session windows are in [`super::session`].
+//! fused in. Session windows are in [`super::session`], sliding windows in
+//! [`super::sliding`].
 //!
 //! State: slots live in memory (a map per window start) and are written
 //! behind to the store (window store or key-value store, changelogged) on

@@ -5,8 +5,9 @@
 //!
 //! The contract, which the runtime and the [`TestDriver`](crate::TestDriver)
 //! both honour:
-//! - `init` runs once per task before any batch, after the task's stores
-//!   were restored.
+//! - `init` runs once per task before any batch. It opens (registers) the
+//!   operator's stores; the task restores them from their changelogs after
+//!   every `init` returned, so `init` must not read them: read on first use.
 //! - `on_batch` gets rows in input order; batches of one port arrive in
 //!   offset order.
 //! - `on_time` runs after every input batch with the task's stream time
@@ -30,6 +31,7 @@ pub(crate) mod join_table_table;
 pub(crate) mod project;
 pub(crate) mod select_key;
 pub(crate) mod session;
+pub(crate) mod sliding;
 pub(crate) mod sink;
 pub(crate) mod table;
 
@@ -49,7 +51,8 @@ pub trait Operator: Send {
     /// Display name (for errors and metrics).
     fn name(&self) -> &str;
 
-    /// Opens stores and prepares state. Runs once, after restore.
+    /// Opens stores and prepares state. Runs once, before the stores are
+    /// restored (see the module docs).
     ///
     /// # Errors
     /// Store failures.

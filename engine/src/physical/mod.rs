@@ -23,7 +23,7 @@ use crate::error::{EngineError, Result};
 use crate::operators::{aggregate::AggregateOp, filter::FilterOp, project::ProjectOp, select_key::SelectKeyOp, sink::SinkOp, table::{TableOp, ToStreamOp}, Operator};
 use crate::operators::{
     flat_map::FlatMapOp, foreign_key_join::ForeignKeyJoinOp, join_stream_stream::StreamStreamJoinOp,
-    join_stream_table::StreamTableJoinOp, join_table_table::TableTableJoinOp, session::SessionOp,
+    join_stream_table::StreamTableJoinOp, join_table_table::TableTableJoinOp, session::SessionOp, sliding::SlidingOp,
 };
 use crate::plan::{Kind, LogicalPlan};
 
@@ -266,6 +266,9 @@ impl Topology {
                 match a.window {
                     Some(w) if w.is_session() => {
                         Box::new(SessionOp::new(name, store, a.input.meta(), a.aggs.clone(), w, &a.carry, final_only, &a.meta)?)
+                    }
+                    Some(w) if w.is_sliding() => {
+                        Box::new(SlidingOp::new(name, store, a.input.meta(), a.aggs.clone(), w, &a.carry, final_only, &a.meta)?)
                     }
                     _ => Box::new(AggregateOp::new(name, store, a.input.meta(), a.aggs.clone(), a.window, &a.carry, final_only, &a.meta)?),
                 }

@@ -1,5 +1,6 @@
 //! Window definitions and Kafka Streams' rules for which windows a record
-//! falls into.
+//! falls into. Sliding windows depend on the records seen, so their rules
+//! live in the operator (`operators::sliding`).
 
 use std::fmt;
 
@@ -24,6 +25,16 @@ pub enum WindowKind {
     Session {
         /// Inactivity gap, ms.
         gap_ms: i64,
+    },
+    /// Kafka Streams' sliding windows (`SlidingWindows`): per key, windows
+    /// `[start, start + difference]`, both ends inclusive, one for each
+    /// distinct set of records that fits in `difference`. Each record
+    /// makes its left window `[t - difference, t]` (`[0, difference]` for
+    /// records before `difference`) and, when later records fall within
+    /// `difference` of it, its right window `[t + 1, t + 1 + difference]`.
+    Sliding {
+        /// Largest time difference between two records of one window, ms.
+        difference_ms: i64,
     },
 }
 
@@ -59,6 +70,12 @@ impl WindowSpec {
         WindowSpec { kind: WindowKind::Session { gap_ms }, grace_ms, retention_ms: None }
     }
 
+    /// Sliding windows: records at most `difference_ms` apart share a
+    /// window.
+    pub fn sliding(difference_ms: i64, grace_ms: i64) -> Self {
+        WindowSpec { kind: WindowKind::Sliding { difference_ms }, grace_ms, retention_ms: None }
+    }
+
     /// Checks sizes are positive and the advance fits the size.
     ///
     /// # Errors
@@ -80,22 +97,37 @@ impl WindowSpec {
             WindowKind::Session { gap_ms } if gap_ms <= 0 => {
                 Err(format!("session gap must be positive (got {gap_ms} ms)"))
             }
+            WindowKind::Sliding { difference_ms } if difference_ms <= 0 => {
+                Err(format!("sliding window time difference must be positive (got {difference_ms} ms)"))
+            }
             _ => Ok(()),
         }
     }
 
-    /// Window length (the gap for sessions).
+    /// Window length: `end - start` (the gap for sessions, the time
+    /// difference for sliding windows, whose end is inclusive).
     pub fn size_ms(&self) -> i64 {
         match self.kind {
             WindowKind::Tumbling { size_ms } | WindowKind::Hopping { size_ms, .. } => size_ms,
             WindowKind::Session { gap_ms } => gap_ms,
+            WindowKind::Sliding { difference_ms } => difference_ms,
         }
     }
 
-    /// How long the store keeps windows: the explicit retention or
-    /// size + grace, whichever is larger.
+    /// How long the store keeps windows: the explicit retention or the
+    /// least the operator needs, whichever is larger. That least is
+    /// size + grace; sliding windows need `3·difference + grace + 2`, as
+    /// an accepted record (at most `difference + grace` behind stream
+    /// time) reads windows starting up to `2·difference + 1` before it,
+    /// and the store's time runs one past stream time (right windows start
+    /// at `t + 1`).
     pub fn store_retention_ms(&self) -> i64 {
-        let min = self.size_ms().saturating_add(self.grace_ms);
+        let min = match self.kind {
+            WindowKind::Sliding { difference_ms } => {
+                difference_ms.saturating_mul(3).saturating_add(self.grace_ms).saturating_add(2)
+            }
+            _ => self.size_ms().saturating_add(self.grace_ms),
+        };
         self.retention_ms.map_or(min, |r| r.max(min))
     }
 
@@ -104,15 +136,21 @@ impl WindowSpec {
         matches!(self.kind, WindowKind::Session { .. })
     }
 
+    /// Whether this is a sliding window.
+    pub fn is_sliding(&self) -> bool {
+        matches!(self.kind, WindowKind::Sliding { .. })
+    }
+
     /// Starts of the time windows containing `ts`, oldest first, as Kafka
     /// Streams' `TimeWindows.windowsFor`: windows never start before 0.
-    /// Empty for session windows.
+    /// Empty for session and sliding windows (their windows depend on the
+    /// other records of the key).
     pub fn window_starts(&self, ts: i64, out: &mut Vec<i64>) {
         out.clear();
         let (size, advance) = match self.kind {
             WindowKind::Tumbling { size_ms } => (size_ms, size_ms),
             WindowKind::Hopping { size_ms, advance_ms } => (size_ms, advance_ms),
-            WindowKind::Session { .. } => return,
+            WindowKind::Session { .. } | WindowKind::Sliding { .. } => return,
         };
         if ts < 0 {
             return;
@@ -136,6 +174,7 @@ impl fmt::Display for WindowSpec {
                 write!(f, "HOPPING(size={size_ms}ms, advance={advance_ms}ms")?
             }
             WindowKind::Session { gap_ms } => write!(f, "SESSION(gap={gap_ms}ms")?,
+            WindowKind::Sliding { difference_ms } => write!(f, "SLIDING(difference={difference_ms}ms")?,
         }
         write!(f, ", grace={}ms)", self.grace_ms)
     }
@@ -172,5 +211,18 @@ mod tests {
         assert!(WindowSpec::hopping(100, 200, 0).validate().unwrap_err().contains("advance"));
         assert!(WindowSpec::tumbling(0, 0).validate().is_err());
         assert!(WindowSpec::session(10, -1).validate().unwrap_err().contains("grace"));
+        assert!(WindowSpec::sliding(0, 0).validate().unwrap_err().contains("difference"));
+        assert!(WindowSpec::sliding(10, 0).validate().is_ok());
+    }
+
+    #[test]
+    fn sliding_windows_display_and_keep_what_the_operator_reads() {
+        let w = WindowSpec::sliding(10, 5);
+        assert_eq!(w.to_string(), "SLIDING(difference=10ms, grace=5ms)");
+        assert_eq!(w.size_ms(), 10);
+        assert_eq!(w.store_retention_ms(), 3 * 10 + 5 + 2);
+        let mut v = vec![1];
+        w.window_starts(20, &mut v);
+        assert!(v.is_empty());
     }
 }
