@@ -22,8 +22,20 @@
 //! (tumbling, hopping, sliding and session windows, grace, late-record
 //! dropping, emit-final), tables as changelogs, at-least-once commits
 //! (operator caches → stores → changelog → input offsets), crash recovery
-//! from changelogs, and a deterministic [`TestDriver`]. What it is not (yet): exactly-once processing, and
-//! several processes sharing one application id.
+//! from changelogs, and a deterministic [`TestDriver`].
+//!
+//! Scale-out: every [`StreamsApp`] is a member of the consumer group named
+//! by its application id. Instances that share the id split the tasks
+//! (balanced and sticky), and when one leaves or crashes the others take
+//! its tasks over, restoring their stores from the changelogs. Aggregation
+//! stores named with [`PlanBuilder::materialize_as`] can be queried while
+//! the app runs ([`StreamsApp::query`], typed views in [`dsl`]), and
+//! [`StreamsApp::key_owner`] says which instance holds a key.
+//!
+//! What it is not (yet): exactly-once processing. Instances share a log
+//! through [`LogClient`](riffle_log::client::LogClient); the embedded log
+//! is one process, so instances in several processes need a networked
+//! `LogClient` (the Kafka protocol), which does not exist yet.
 //!
 //! ```
 //! use std::sync::Arc;

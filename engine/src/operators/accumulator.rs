@@ -368,6 +368,68 @@ impl Acc {
 }
 
 /// Fresh accumulators for `aggs`, whose arguments have `arg_types`.
+/// What every grouped-aggregation operator (plain, session, sliding)
+/// derives from its input and its aggregates: the key's row converter, the
+/// argument types, and the carried columns with their converter and the row
+/// bytes of an all-NULL carry.
+pub(crate) struct AggInput {
+    pub key_conv: arrow::row::RowConverter,
+    pub arg_types: Vec<Vec<DataType>>,
+    pub carry_idx: Vec<usize>,
+    pub carry_conv: Option<arrow::row::RowConverter>,
+    pub null_carry: Vec<u8>,
+}
+
+fn row_converter(name: &str, types: impl Iterator<Item = DataType>) -> Result<arrow::row::RowConverter> {
+    arrow::row::RowConverter::new(types.map(arrow::row::SortField::new).collect()).map_err(|e| EngineError::arrow(name, e))
+}
+
+impl AggInput {
+    /// The layout for aggregating `input` with `aggs`, carrying `carry`.
+    ///
+    /// # Errors
+    /// Unknown carried columns; argument types that do not resolve; key or
+    /// carry types the row format cannot hold.
+    pub(crate) fn new(name: &str, input: &crate::plan::Meta, aggs: &[crate::plan::AggExpr], carry: &[String]) -> Result<Self> {
+        let fields = input.schema.fields();
+        let key_conv = row_converter(name, fields[..input.key_len].iter().map(|f| f.data_type().clone()))?;
+        let arg_types = aggs
+            .iter()
+            .map(|a| a.args.iter().map(|e| crate::physical::expr::expr_type(e, &input.schema)).collect::<Result<Vec<_>>>())
+            .collect::<Result<Vec<_>>>()?;
+        let carry_idx = carry
+            .iter()
+            .map(|c| input.schema.index_of(c).map_err(|e| EngineError::arrow(name, e)))
+            .collect::<Result<Vec<_>>>()?;
+        let (carry_conv, null_carry) = if carry_idx.is_empty() {
+            (None, Vec::new())
+        } else {
+            let conv = row_converter(name, carry_idx.iter().map(|&i| fields[i].data_type().clone()))?;
+            let nulls: Vec<ArrayRef> = carry_idx.iter().map(|&i| arrow::array::new_null_array(fields[i].data_type(), 1)).collect();
+            let rows = conv.convert_columns(&nulls).map_err(|e| EngineError::arrow(name, e))?;
+            let null_row = rows.row(0).as_ref().to_vec();
+            (Some(conv), null_row)
+        };
+        Ok(AggInput { key_conv, arg_types, carry_idx, carry_conv, null_carry })
+    }
+}
+
+/// The carried columns of a batch (`cols`) in row format, when the
+/// aggregation carries any.
+///
+/// # Errors
+/// Columns that do not match the converter.
+pub(crate) fn carry_rows(
+    name: &str,
+    conv: Option<&arrow::row::RowConverter>,
+    carry_idx: &[usize],
+    cols: &[ArrayRef],
+) -> Result<Option<arrow::row::Rows>> {
+    let Some(c) = conv else { return Ok(None) };
+    let cc: Vec<ArrayRef> = carry_idx.iter().map(|&i| cols[i].clone()).collect();
+    c.convert_columns(&cc).map(Some).map_err(|e| EngineError::arrow(name, e))
+}
+
 pub(crate) fn new_accs(aggs: &[crate::plan::AggExpr], arg_types: &[Vec<DataType>]) -> Result<Vec<Acc>> {
     aggs.iter().zip(arg_types).map(|(a, t)| Acc::new(&a.func, t)).collect()
 }

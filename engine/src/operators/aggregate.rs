@@ -31,11 +31,11 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, Int64Array, RecordBatch, UInt32Array};
 use arrow::compute::take;
 use arrow::datatypes::{DataType, SchemaRef};
-use arrow::row::{RowConverter, SortField};
+use arrow::row::RowConverter;
 use bytes::Bytes;
 use riffle_state::{KeyValueSpec, KeyValueStore, KvStore, ReadOnlyKeyValueStore, ReadOnlyWindowStore, WindowStore, WindowStoreImpl};
 
-use super::accumulator::{decode_state, encode_state, new_accs, Acc, ArgCol, OutBuilder};
+use super::accumulator::{carry_rows, AggInput, decode_state, encode_state, new_accs, Acc, ArgCol, OutBuilder};
 use super::{InitContext, OpContext, Operator};
 use crate::batch::Batch;
 use crate::error::{EngineError, Result};
@@ -79,10 +79,6 @@ pub(crate) struct AggregateOp {
     starts: Vec<i64>,
 }
 
-fn converter(fields: &[arrow::datatypes::FieldRef]) -> Result<RowConverter> {
-    RowConverter::new(fields.iter().map(|f| SortField::new(f.data_type().clone())).collect())
-        .map_err(|e| EngineError::arrow("aggregate key", e))
-}
 
 impl AggregateOp {
     pub(crate) fn new(
@@ -95,23 +91,7 @@ impl AggregateOp {
         final_only: bool,
         out: &Meta,
     ) -> Result<Self> {
-        let key_conv = converter(&input.schema.fields()[..input.key_len])?;
-        let mut arg_types = Vec::new();
-        for a in &aggs {
-            arg_types.push(
-                a.args.iter().map(|e| crate::physical::expr::expr_type(e, &input.schema)).collect::<Result<Vec<_>>>()?,
-            );
-        }
-        let carry_idx = carry
-            .iter()
-            .map(|c| input.schema.index_of(c).map_err(|e| EngineError::arrow("aggregate carry", e)))
-            .collect::<Result<Vec<_>>>()?;
-        let carry_conv = if carry_idx.is_empty() {
-            None
-        } else {
-            let fields: Vec<_> = carry_idx.iter().map(|&i| input.schema.fields()[i].clone()).collect();
-            Some(converter(&fields)?)
-        };
+        let AggInput { key_conv, arg_types, carry_idx, carry_conv, .. } = AggInput::new(&name, input, &aggs, carry)?;
         Ok(AggregateOp {
             name,
             store_name,
@@ -450,13 +430,7 @@ impl Operator for AggregateOp {
         };
         let old_cols: Vec<ArgCol<'_>> = old_arrays.iter().map(|v| ArgCol::new(v.first())).collect();
         let stars: Vec<bool> = self.aggs.iter().map(|a| matches!(a.func, AggFunc::CountStar)).collect();
-        let carry = match &self.carry_conv {
-            Some(c) => {
-                let cc: Vec<ArrayRef> = self.carry_idx.iter().map(|&i| cols[i].clone()).collect();
-                Some(c.convert_columns(&cc).map_err(|e| EngineError::arrow(&self.name, e))?)
-            }
-            None => None,
-        };
+        let carry = carry_rows(&self.name, self.carry_conv.as_ref(), &self.carry_idx, cols)?;
         let per_record = !self.final_only && !ctx.caching;
         let mut emit_rows: Vec<u32> = Vec::new();
         let mut emit_starts: Vec<i64> = Vec::new();

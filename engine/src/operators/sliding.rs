@@ -78,9 +78,9 @@ use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use arrow::array::{new_null_array, ArrayRef, Int64Array, RecordBatch};
+use arrow::array::{ArrayRef, Int64Array, RecordBatch};
 use arrow::datatypes::{DataType, SchemaRef};
-use arrow::row::{RowConverter, SortField};
+use arrow::row::RowConverter;
 use bytes::Bytes;
 use riffle_state::encoding::{escape_into, time_bytes, unescape};
 use riffle_state::{
@@ -88,11 +88,11 @@ use riffle_state::{
     WindowStoreImpl,
 };
 
-use super::accumulator::{decode_state, encode_state, new_accs, Acc, ArgCol, OutBuilder};
+use super::accumulator::{carry_rows, AggInput, decode_state, encode_state, new_accs, Acc, ArgCol, OutBuilder};
 use super::{InitContext, OpContext, Operator};
 use crate::batch::Batch;
 use crate::error::{EngineError, Result};
-use crate::physical::expr::{evaluate, expr_type};
+use crate::physical::expr::evaluate;
 use crate::plan::{AggExpr, AggFunc, Meta, WindowKind, WindowSpec};
 
 /// What a record does to one window of its key.
@@ -221,9 +221,6 @@ fn time_of(b: &[u8]) -> Option<i64> {
 /// Key of the observed stream time in the time store.
 const OBSERVED_KEY: &[u8] = b"observed-stream-time";
 
-fn converter(name: &str, types: impl Iterator<Item = DataType>) -> Result<RowConverter> {
-    RowConverter::new(types.map(SortField::new).collect()).map_err(|e| EngineError::arrow(name, e))
-}
 
 /// The sliding-window aggregation operator. See the module docs.
 pub(crate) struct SlidingOp {
@@ -281,25 +278,7 @@ impl SlidingOp {
             return Err(EngineError::plan(&name, "the sliding-window operator needs a sliding window"));
         };
         window.validate().map_err(|r| EngineError::plan(&name, r))?;
-        let fields = input.schema.fields();
-        let key_conv = converter(&name, fields[..input.key_len].iter().map(|f| f.data_type().clone()))?;
-        let arg_types = aggs
-            .iter()
-            .map(|a| a.args.iter().map(|e| expr_type(e, &input.schema)).collect::<Result<Vec<_>>>())
-            .collect::<Result<Vec<_>>>()?;
-        let carry_idx = carry
-            .iter()
-            .map(|c| input.schema.index_of(c).map_err(|e| EngineError::arrow(&name, e)))
-            .collect::<Result<Vec<_>>>()?;
-        let (carry_conv, null_carry) = if carry_idx.is_empty() {
-            (None, Vec::new())
-        } else {
-            let conv = converter(&name, carry_idx.iter().map(|&i| fields[i].data_type().clone()))?;
-            let nulls: Vec<ArrayRef> = carry_idx.iter().map(|&i| new_null_array(fields[i].data_type(), 1)).collect();
-            let rows = conv.convert_columns(&nulls).map_err(|e| EngineError::arrow(&name, e))?;
-            let null_row = rows.row(0).as_ref().to_vec();
-            (Some(conv), null_row)
-        };
+        let AggInput { key_conv, arg_types, carry_idx, carry_conv, null_carry } = AggInput::new(&name, input, &aggs, carry)?;
         Ok(SlidingOp {
             pending_name: format!("{store_name}-final"),
             time_name: format!("{store_name}-time"),
@@ -474,13 +453,7 @@ impl Operator for SlidingOp {
         }
         let arg_cols: Vec<ArgCol<'_>> = arg_arrays.iter().map(|v| ArgCol::new(v.first())).collect();
         let stars: Vec<bool> = self.aggs.iter().map(|a| matches!(a.func, AggFunc::CountStar)).collect();
-        let carry = match &self.carry_conv {
-            Some(c) => {
-                let cc: Vec<ArrayRef> = self.carry_idx.iter().map(|&i| cols[i].clone()).collect();
-                Some(c.convert_columns(&cc).map_err(|e| EngineError::arrow(&self.name, e))?)
-            }
-            None => None,
-        };
+        let carry = carry_rows(&self.name, self.carry_conv.as_ref(), &self.carry_idx, cols)?;
         let d = self.difference;
         let ts = batch.timestamps.values();
         let mut out: Vec<Row> = Vec::new();
