@@ -32,10 +32,12 @@
 //! the app runs ([`StreamsApp::query`], typed views in [`dsl`]), and
 //! [`StreamsApp::key_owner`] says which instance holds a key.
 //!
-//! What it is not (yet): exactly-once processing. Instances share a log
-//! through [`LogClient`](riffle_log::client::LogClient); the embedded log
-//! is one process, so instances in several processes need a networked
-//! `LogClient` (the Kafka protocol), which does not exist yet.
+//! Instances share a log through [`LogClient`](riffle_log::client::LogClient):
+//! the embedded log within one process, or `riffle_log::kafka::KafkaLogClient`
+//! (the Kafka protocol) to a `riffle server` — or another single-node
+//! Kafka-compatible broker — from as many processes as you like.
+//!
+//! What it is not (yet): exactly-once processing.
 //!
 //! ```
 //! use std::sync::Arc;

@@ -148,6 +148,18 @@ pub enum LogError {
     #[error("the log is closed")]
     Closed,
 
+    // ---- external errors (remote) -------------------------------------------
+    /// A broker reached over the Kafka protocol (by
+    /// [`KafkaLogClient`](crate::kafka::KafkaLogClient)) could not be reached or
+    /// refused a request with an error that has no variant of its own.
+    #[error("broker {broker}: {reason}")]
+    Remote {
+        /// `host:port` of the broker.
+        broker: String,
+        /// What failed, with the Kafka error name and code when it answered.
+        reason: String,
+    },
+
     // ---- external errors ---------------------------------------------------
     /// An I/O failure on the data directory.
     #[error("I/O error on {path}: {source}")]

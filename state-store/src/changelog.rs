@@ -126,6 +126,9 @@ impl OrderedMap for LoggedMap {
     }
 }
 
+/// Empty reads in a row below the changelog's end before a restore fails.
+const RESTORE_STALLS: u32 = 200;
+
 /// Progress of a restore, reported to a [`RestoreListener`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct RestoreProgress {
@@ -196,6 +199,7 @@ pub(crate) fn restore(
         done: false,
     };
     let mut offset = progress.start_offset;
+    let mut stalls = 0;
     while offset < end {
         let fetched = target.log.read(&target.topic, target.partition, offset, 8 << 20).map_err(err)?;
         let batch: Vec<(Bytes, Option<Bytes>)> = fetched
@@ -209,8 +213,23 @@ pub(crate) fn restore(
         progress.records_per_s = progress.records as f64 / began.elapsed().as_secs_f64().max(1e-9);
         listener.on_progress(&progress);
         if fetched.next_offset <= offset {
-            break;
+            // A remote broker may answer a fetch with nothing although the
+            // offsets said more is there; ask again for a while, and never
+            // report a partial restore as complete.
+            stalls += 1;
+            if stalls > RESTORE_STALLS {
+                return Err(StateError::RestoreStalled {
+                    store: store.to_string(),
+                    topic: target.topic.clone(),
+                    partition: target.partition,
+                    offset,
+                    end,
+                });
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            continue;
         }
+        stalls = 0;
         offset = fetched.next_offset;
     }
     progress.done = true;

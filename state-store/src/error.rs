@@ -56,6 +56,25 @@ pub enum StateError {
         #[source]
         source: riffle_log::LogError,
     },
+    /// A restore stopped making progress before the changelog's end: the log
+    /// kept answering reads with nothing. The store is not used half
+    /// restored; the task fails and can be retried.
+    #[error(
+        "restoring store {store:?} from {topic}-{partition}: no records at offset {offset} although the \
+         changelog ends at {end}; is the broker serving this partition?"
+    )]
+    RestoreStalled {
+        /// The store.
+        store: String,
+        /// Changelog topic.
+        topic: String,
+        /// Partition.
+        partition: i32,
+        /// Where the reads stopped.
+        offset: i64,
+        /// The end the restore was reading to.
+        end: i64,
+    },
 
     // ---- corruption --------------------------------------------------------
     /// Local state that cannot be trusted. The manager recovers by wiping the

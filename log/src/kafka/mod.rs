@@ -56,6 +56,7 @@
 
 mod admin;
 mod api_versions;
+mod client;
 mod fetch;
 mod groups;
 mod guard;
@@ -73,6 +74,7 @@ use crate::error::{GroupErrorCode, LogError, TxnErrorCode};
 use crate::log::{Log, TopicId};
 
 pub use api_versions::supported_versions;
+pub use client::KafkaLogClient;
 pub use server::{decode_request_frame, KafkaServer};
 
 /// Kafka's default `socket.request.max.bytes` (100 MiB).
