@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use riffle_engine::dsl::{
-    JoinWindows, KStream, KTable, SessionWindows, StreamsBuilder, Suppressed, TestRecord, TimeWindows, Windowed,
+    JoinWindows, KStream, KTable, SessionWindows, SlidingWindows, StreamsBuilder, Suppressed, TestRecord, TimeWindows,
+    Windowed,
 };
 use serde::{Deserialize, Serialize};
 
@@ -356,6 +357,18 @@ fn a_running_app_answers_interactive_queries_on_its_named_stores() -> Res {
         .count()
         .materialize_as("orders-per-minute");
     per_minute.to_stream().to("per-minute-out");
+    let sessions = orders
+        .group_by_key()
+        .windowed_by(SessionWindows::with_inactivity_gap(Duration::from_secs(5)))
+        .count()
+        .materialize_as("order-sessions");
+    sessions.to_stream().to("sessions-out");
+    let sliding = orders
+        .group_by_key()
+        .windowed_by(SlidingWindows::of_time_difference_with_no_grace(Duration::from_secs(10)))
+        .count()
+        .materialize_as("orders-last-10s");
+    sliding.to_stream().to("sliding-out");
     let mut config = StreamsConfig::new("dsl-iq", dir.path().join("state"));
     config.application_server = Some("localhost:7070".into());
     let mut app = builder.build(log.clone(), config)?;
@@ -377,6 +390,17 @@ fn a_running_app_answers_interactive_queries_on_its_named_stores() -> Res {
     assert_eq!(windows.fetch(&s("ann"), 0, 120_000)?, vec![(w(0), 1), (w(60_000), 2)]);
     assert_eq!(windows.fetch(&s("ann"), 60_000, 60_000)?, vec![(w(60_000), 2)]);
     assert_eq!(windows.all()?.len(), 3);
+
+    // Session and sliding stores answer through the same windowed view.
+    let sessions = app.window_store::<String, i64>("order-sessions");
+    let session = |start: i64, end: i64| Windowed { key: s("ann"), start, end };
+    assert_eq!(sessions.fetch(&s("ann"), 0, i64::MAX)?, vec![(session(1_000, 1_000), 1), (session(61_000, 62_000), 2)]);
+    let sliding = app.window_store::<String, i64>("orders-last-10s");
+    let last_10s: Vec<_> = sliding.fetch(&s("ann"), 0, i64::MAX)?;
+    // [0,10s] {1s}, [1.001s,11.001s] is empty and so absent, [51s,61s] {61s},
+    // [52s,62s] {61s,62s}, [61.001s,71.001s] {62s}.
+    let w = |start: i64| Windowed { key: s("ann"), start, end: start + 10_000 };
+    assert_eq!(last_10s, vec![(w(0), 1), (w(51_000), 1), (w(52_000), 2), (w(61_001), 1)]);
 
     // A name the app does not have says which names it has.
     let err = app.key_value_store::<String, i64>("nope").get(&s("ann")).err().map(|e| e.to_string()).unwrap_or_default();

@@ -27,7 +27,9 @@ impl StreamsApp {
     }
 
     /// A typed view of the window store `name` (a windowed DSL aggregation
-    /// named with `materialize_as`); `K` is the key inside the window.
+    /// named with `materialize_as`: tumbling, hopping, sliding or session
+    /// windows); `K` is the key inside the window. Session stores are read
+    /// by key ([`WindowStoreView::fetch`]); `all` is refused for them.
     pub fn window_store<K: Data, V: Data>(&self, name: &str) -> WindowStoreView<'_, K, V> {
         WindowStoreView { app: self, name: name.to_string(), _t: PhantomData }
     }

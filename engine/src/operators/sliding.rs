@@ -418,6 +418,35 @@ impl SlidingOp {
 }
 
 impl Operator for SlidingOp {
+    fn query(&mut self, store: &str, key: Option<&RecordBatch>, windows: Option<(i64, i64)>) -> Result<Option<RecordBatch>> {
+        if store != self.store_name {
+            return Ok(None);
+        }
+        // Windows are written to the store as they change: it is current.
+        let key = key.map(|k| super::query_key(&self.key_conv, k, &self.store_name)).transpose()?;
+        let (lo, hi) = windows.unwrap_or((0, i64::MAX));
+        let err = |e| EngineError::state(&self.store_name, e);
+        let s = self.opened(&self.store)?;
+        let found: Vec<(Vec<u8>, i64, Bytes)> = match &key {
+            Some(k) => s.fetch_range(k, lo, hi).map_err(err)?.into_iter().map(|(start, v)| (k.clone(), start, v)).collect(),
+            None => s
+                .all()
+                .map_err(err)?
+                .into_iter()
+                .filter(|e| (lo..=hi).contains(&e.window_start))
+                .map(|e| (e.key.to_vec(), e.window_start, e.value))
+                .collect(),
+        };
+        let items = found
+            .into_iter()
+            .map(|(k, start, v)| {
+                let w = Win::decode(&v).ok_or_else(|| self.corrupt("a stored sliding window is truncated"))?;
+                Ok((k.into_boxed_slice(), start, w))
+            })
+            .collect::<Result<Vec<Row>>>()?;
+        Ok(Some(self.rows(&items)?.rows))
+    }
+
     fn name(&self) -> &str {
         &self.name
     }
