@@ -1,6 +1,9 @@
-//! [`StreamsApp`]: runs a topology's tasks on `num.stream.threads` worker
-//! threads, commits every `commit.interval.ms`, and stops cleanly (a final
-//! commit, stores closed).
+//! [`StreamsApp`]: one instance of a stream application. It joins the
+//! consumer group named by the application id (see `group.rs`), runs the
+//! tasks the group gives it on `num.stream.threads` worker threads, commits
+//! every `commit.interval.ms`, answers interactive queries on named stores
+//! through the worker that owns each task, and stops cleanly (a final
+//! commit, stores closed, the group left).
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
