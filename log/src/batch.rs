@@ -167,6 +167,26 @@ pub fn compute_crc(batch: &[u8]) -> u32 {
     crc32c::crc32c(&batch[ATTRIBUTES_OFFSET..])
 }
 
+/// A copy of `batch` with no records: the header (offsets, timestamps,
+/// producer id, epoch and sequence) is kept, the record count is 0 and the
+/// codec is cleared. What compaction leaves of a batch whose records are all
+/// removed but whose producer state must survive a restart (Kafka keeps such
+/// empty batches for the same reason).
+///
+/// # Errors
+/// A batch shorter than its header.
+pub fn emptied_batch(batch: &[u8]) -> Result<Vec<u8>, String> {
+    let head = batch.get(..BATCH_HEADER_LEN).ok_or_else(|| format!("a batch of {} bytes has no complete header", batch.len()))?;
+    let mut out = head.to_vec();
+    out[8..12].copy_from_slice(&((BATCH_HEADER_LEN - LOG_OVERHEAD) as i32).to_be_bytes());
+    let attributes = i16::from_be_bytes([out[ATTRIBUTES_OFFSET], out[ATTRIBUTES_OFFSET + 1]]) & !0x07;
+    out[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2].copy_from_slice(&attributes.to_be_bytes());
+    out[57..61].copy_from_slice(&0i32.to_be_bytes());
+    let crc = compute_crc(&out);
+    out[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+    Ok(out)
+}
+
 /// Checks the stored CRC of a complete batch.
 ///
 /// # Errors

@@ -5,7 +5,13 @@
 //! - A tombstone (null value) that is the latest for its key is kept until
 //!   its timestamp is older than `delete.retention.ms`, so consumers that are
 //!   behind still see the delete.
-//! - Segments younger than `min.compaction.lag.ms` are left alone.
+//! - Segments younger than `min.compaction.lag.ms` are left alone, and so
+//!   are segments that reach past the last stable offset: an open
+//!   transaction's records must not supersede anything before it commits.
+//! - Records of aborted transactions never count as a key's latest value
+//!   and are removed (Kafka's cleaner does the same); the ABORT and COMMIT
+//!   markers are kept, so `read_committed` readers still see the
+//!   transaction boundaries.
 //! - The active segment is never compacted, so appends are never blocked;
 //!   readers keep reading a replaced segment through their open handle.
 //! - Crash safety: the cleaned copy is written as `<base>.cleaned`, the
@@ -32,7 +38,8 @@ pub struct CompactionStats {
     pub segments: usize,
     /// Records read.
     pub records_read: u64,
-    /// Records dropped (superseded values and expired tombstones).
+    /// Records dropped (superseded values, expired tombstones and records of
+    /// aborted transactions).
     pub records_removed: u64,
 }
 
@@ -48,15 +55,28 @@ impl Partition {
         let segs = self.segments_snapshot();
         let Some((_active, sealed)) = segs.split_last() else { return Ok(CompactionStats::default()) };
         let lag = config.min_compaction_lag_ms;
-        let n = sealed.iter().take_while(|s| s.max_timestamp() <= now_ms - lag).count();
+        let stable = self.last_stable_offset();
+        let n = sealed
+            .iter()
+            .take_while(|s| s.max_timestamp() <= now_ms - lag && s.next_offset() <= stable)
+            .count();
         let cleanable = &sealed[..n];
-        if cleanable.is_empty() {
+        let (Some(first), Some(last)) = (cleanable.first(), cleanable.last()) else {
             return Ok(CompactionStats::default());
-        }
-        // Pass 1: the latest offset of every key.
+        };
+        let aborted = self.aborted_transactions(first.base_offset(), last.next_offset());
+        let is_aborted = |h: &BatchHeader| {
+            !h.is_control()
+                && h.is_transactional()
+                && aborted.iter().any(|a| a.producer_id == h.producer_id && a.first_offset <= h.base_offset && h.base_offset < a.last_offset)
+        };
+        // Pass 1: the latest committed offset of every key.
         let mut latest: HashMap<Bytes, i64> = HashMap::new();
         for seg in cleanable {
-            for_each_batch(self, seg, |_, _, recs| {
+            for_each_batch(self, seg, |_, h, recs| {
+                if is_aborted(h) {
+                    return;
+                }
                 for r in recs {
                     if let Some(k) = &r.key {
                         latest.insert(k.clone(), r.offset);
@@ -75,6 +95,16 @@ impl Partition {
                 stats.records_read += recs.len() as u64;
                 if h.is_control() {
                     out.extend_from_slice(bytes);
+                    return;
+                }
+                if is_aborted(h) {
+                    // The records go; the header stays, so the producer's
+                    // sequence state rebuilds the same after a restart.
+                    removed += recs.len() as u64;
+                    match batch::emptied_batch(bytes) {
+                        Ok(b) => out.extend_from_slice(&b),
+                        Err(reason) => failed = Some(LogError::Internal(format!("emptying an aborted batch: {reason}"))),
+                    }
                     return;
                 }
                 let keep: Vec<_> = recs

@@ -183,3 +183,103 @@ fn a_transaction_past_its_timeout_is_aborted_with_a_bumped_epoch() {
 fn riffle_now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
 }
+
+/// A transactional batch of keyed records `(key, value)`.
+fn keyed_txn_batch(pid: i64, epoch: i16, seq: i32, kvs: &[(&str, &str)]) -> Vec<u8> {
+    let mut b = BatchBuilder::new(Compression::None);
+    b.set_producer(ProducerFields { producer_id: pid, producer_epoch: epoch, base_sequence: seq, transactional: true });
+    for (k, v) in kvs {
+        // Padded so that segments (at least 1 KiB) roll every batch or two.
+        b.push(&Record::keyed(k.to_string(), format!("{v}|{}", "-".repeat(500))), 1_000);
+    }
+    b.build(0).unwrap().to_vec()
+}
+
+fn unpad(v: &[u8]) -> String {
+    String::from_utf8_lossy(v).split('|').next().unwrap_or_default().to_string()
+}
+
+/// Latest value per key as a compacted-topic reader sees it (committed
+/// data only).
+fn latest_committed(log: &Log, topic: &str) -> std::collections::BTreeMap<String, String> {
+    let p = log.partition(topic, 0).unwrap();
+    let aborted = p.aborted_transactions(0, p.last_stable_offset());
+    let mut out = std::collections::BTreeMap::new();
+    let mut offset = 0;
+    while offset < p.last_stable_offset() {
+        for b in p.read_committed(offset, 1 << 20).unwrap().batches() {
+            let (h, recs) = decode_batch(&b).unwrap();
+            offset = h.next_offset();
+            let skip = h.is_transactional()
+                && aborted.iter().any(|a| a.producer_id == h.producer_id && a.first_offset <= h.base_offset && h.base_offset < a.last_offset);
+            if h.is_control() || skip {
+                continue;
+            }
+            for r in recs {
+                out.insert(String::from_utf8(r.key.unwrap().to_vec()).unwrap(), unpad(&r.value.unwrap()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn compaction_removes_aborted_records_keeps_committed_values_and_stops_at_open_transactions() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path());
+    let mut config = TopicConfig::compacted(1);
+    config.segment_bytes = 1024; // a segment per batch or two
+    config.min_compaction_lag_ms = 0;
+    log.create_topic("c", config).unwrap();
+    let p = log.partition("c", 0).unwrap();
+    let (a, ea) = log.init_transactional_producer("A", 60_000, None).unwrap();
+    let tp = || [TopicPartition::new("c", 0)];
+    let mut seq = 0;
+    let mut txn = |kvs: &[(&str, &str)], commit: bool| {
+        log.add_partitions_to_txn("A", a, ea, tp()).unwrap();
+        p.append_batch(keyed_txn_batch(a, ea, seq, kvs)).unwrap();
+        seq += kvs.len() as i32;
+        log.end_txn("A", a, ea, commit).unwrap();
+    };
+    txn(&[("k", "committed-1"), ("j", "j-1")], true);
+    // An aborted write must neither survive nor supersede k's committed value.
+    txn(&[("k", "aborted"), ("x", "aborted-only")], false);
+    txn(&[("j", "j-2")], true);
+    // An open transaction past the last stable offset: nothing from here on
+    // may be compacted yet.
+    log.add_partitions_to_txn("A", a, ea, tp()).unwrap();
+    p.append_batch(keyed_txn_batch(a, ea, seq, &[("j", "open")])).unwrap();
+    let before = latest_committed(&log, "c");
+    assert_eq!(before.get("k").map(String::as_str), Some("committed-1"));
+
+    let stats = p.compact(i64::MAX / 2).unwrap();
+    assert!(stats.records_removed >= 3, "the two aborted records and j's old value: {stats:?}");
+    // Reading everything (read_uncommitted), the aborted records are gone.
+    let mut all: Vec<String> = Vec::new();
+    let mut offset = 0;
+    while offset < p.high_watermark() {
+        for b in p.read(offset, 1 << 20).unwrap().batches() {
+            let (h, recs) = decode_batch(&b).unwrap();
+            all.extend(recs.into_iter().filter(|r| r.offset >= offset).filter_map(|r| r.value.map(|v| unpad(&v))));
+            offset = h.next_offset();
+        }
+    }
+    assert!(!all.iter().any(|v| v.starts_with("aborted")), "{all:?}");
+    assert!(all.contains(&"committed-1".to_string()), "k's committed value stays: {all:?}");
+    assert!(all.contains(&"open".to_string()), "the open transaction is untouched");
+    assert_eq!(latest_committed(&log, "c"), before);
+
+    // The producer's sequence state is the same after a restart: its next
+    // batch is in order.
+    log.end_txn("A", a, ea, true).unwrap();
+    drop(p);
+    log.close().unwrap();
+    drop(log);
+    let log = open(dir.path());
+    let p = log.partition("c", 0).unwrap();
+    log.add_partitions_to_txn("A", a, ea, tp()).unwrap();
+    p.append_batch(keyed_txn_batch(a, ea, seq + 1, &[("k", "committed-2")])).unwrap();
+    log.end_txn("A", a, ea, true).unwrap();
+    assert_eq!(latest_committed(&log, "c").get("k").map(String::as_str), Some("committed-2"));
+    log.close().unwrap();
+}
