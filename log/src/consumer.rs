@@ -89,6 +89,22 @@ pub struct ConsumerConfig {
     /// `partition.assignment.strategy`, in order of preference. The protocol
     /// is cooperative only when every listed assignor is.
     pub assignors: Vec<Assignor>,
+    /// `isolation.level`: with [`IsolationLevel::ReadCommitted`] the
+    /// consumer reads only up to the last stable offset and skips the
+    /// records of aborted transactions.
+    pub isolation_level: IsolationLevel,
+}
+
+/// Which transactional records a consumer sees (Kafka's `isolation.level`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IsolationLevel {
+    /// Everything up to the high watermark, open and aborted transactions
+    /// included (Kafka's default).
+    #[default]
+    ReadUncommitted,
+    /// Committed data only: reads stop at the last stable offset, and
+    /// aborted transactions' records are skipped.
+    ReadCommitted,
 }
 
 impl Default for ConsumerConfig {
@@ -105,6 +121,7 @@ impl Default for ConsumerConfig {
             heartbeat_interval: Duration::from_secs(3),
             rebalance_timeout: Duration::from_secs(300),
             assignors: vec![Assignor::CooperativeSticky],
+            isolation_level: IsolationLevel::ReadUncommitted,
         }
     }
 }
@@ -350,7 +367,18 @@ impl Consumer {
             let tp = &keys[(start + i) % n];
             let pos = self.resolve_position(tp)?;
             let Some(a) = self.assigned.get_mut(tp) else { continue };
-            let fetched = match a.partition.read(pos, self.config.max_partition_fetch_bytes) {
+            let committed = self.config.isolation_level == IsolationLevel::ReadCommitted;
+            let read = if committed {
+                a.partition.read_committed(pos, self.config.max_partition_fetch_bytes)
+            } else {
+                a.partition.read(pos, self.config.max_partition_fetch_bytes)
+            };
+            let aborted = if committed {
+                a.partition.aborted_transactions(pos, a.partition.last_stable_offset())
+            } else {
+                Vec::new()
+            };
+            let fetched = match read {
                 Ok(f) => f,
                 Err(e @ LogError::OffsetOutOfRange { .. }) => {
                     let LogError::OffsetOutOfRange { log_start, high_watermark, .. } = e else { unreachable!() };
@@ -375,7 +403,11 @@ impl Consumer {
                     position: 0,
                     reason,
                 })?;
-                if !h.is_control() {
+                let skip = h.is_transactional()
+                    && aborted.iter().any(|t| {
+                        t.producer_id == h.producer_id && t.first_offset <= h.base_offset && h.base_offset < t.last_offset
+                    });
+                if !h.is_control() && !skip {
                     let from = next;
                     for r in recs.into_iter().filter(|r| r.offset >= from) {
                         if out.len() >= self.config.max_poll_records {

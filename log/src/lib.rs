@@ -92,7 +92,7 @@ pub use compaction::CompactionStats;
 pub use compression::Compression;
 pub use config::{Durability, LogConfig};
 pub use error::{GroupErrorCode, LogError, Result, TxnErrorCode};
-pub use consumer::{Consumer, ConsumerConfig, ConsumerRecord, OffsetReset};
+pub use consumer::{Consumer, ConsumerConfig, ConsumerRecord, IsolationLevel, OffsetReset};
 pub use log::{GroupPartitionLag, Log, PartitionInfo, Topic, TopicId, OFFSETS_TOPIC};
 pub use partition::{AppendInfo, AppendOptions, FetchedBatches, Partition};
 pub use producer_state::AbortedTxn;

@@ -283,3 +283,48 @@ fn compaction_removes_aborted_records_keeps_committed_values_and_stops_at_open_t
     assert_eq!(latest_committed(&log, "c").get("k").map(String::as_str), Some("committed-2"));
     log.close().unwrap();
 }
+
+#[test]
+fn a_read_committed_consumer_sees_committed_records_only() {
+    use riffle_log::consumer::{Consumer, ConsumerConfig, IsolationLevel, OffsetReset};
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path());
+    log.create_topic("t", TopicConfig::with_partitions(1)).unwrap();
+    let p = log.partition("t", 0).unwrap();
+    let tp = || [TopicPartition::new("t", 0)];
+    let (a, ea) = log.init_transactional_producer("A", 60_000, None).unwrap();
+    let (b, eb) = log.init_transactional_producer("B", 60_000, None).unwrap();
+    log.add_partitions_to_txn("A", a, ea, tp()).unwrap();
+    p.append_batch(txn_batch(a, ea, 0, 2, "aborted")).unwrap();
+    log.add_partitions_to_txn("B", b, eb, tp()).unwrap();
+    p.append_batch(txn_batch(b, eb, 0, 1, "committed")).unwrap();
+    log.end_txn("A", a, ea, false).unwrap();
+    log.end_txn("B", b, eb, true).unwrap();
+    log.add_partitions_to_txn("B", b, eb, tp()).unwrap();
+    p.append_batch(txn_batch(b, eb, 1, 1, "open")).unwrap();
+
+    let poll_all = |isolation: IsolationLevel| {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let mut c = Consumer::new(
+                &log,
+                ConsumerConfig { auto_offset_reset: OffsetReset::Earliest, isolation_level: isolation, ..Default::default() },
+            );
+            c.assign(tp().to_vec()).unwrap();
+            let mut values = Vec::new();
+            loop {
+                let recs = c.poll(std::time::Duration::from_millis(50)).await.unwrap();
+                if recs.is_empty() {
+                    break;
+                }
+                values.extend(recs.into_iter().map(|r| String::from_utf8(r.value.unwrap().to_vec()).unwrap()));
+            }
+            values
+        })
+    };
+    assert_eq!(poll_all(IsolationLevel::ReadUncommitted), vec!["aborted-0", "aborted-1", "committed-0", "open-0"]);
+    assert_eq!(poll_all(IsolationLevel::ReadCommitted), vec!["committed-0"], "no aborted records, nothing past the LSO");
+    log.end_txn("B", b, eb, true).unwrap();
+    assert_eq!(poll_all(IsolationLevel::ReadCommitted), vec!["committed-0", "open-0"]);
+    log.close().unwrap();
+}
