@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::Args;
-use riffle_log::{Consumer, ConsumerConfig, ConsumerRecord, Log, LogConfig, OffsetReset, TopicPartition};
+use riffle_log::{Consumer, ConsumerConfig, ConsumerRecord, IsolationLevel, Log, LogConfig, OffsetReset, TopicPartition};
 
 use super::{with_log, DataDirArg, DirMode};
 
@@ -49,6 +49,10 @@ pub struct ConsumeArgs {
     /// Prefix each line with `Partition:P<TAB>Offset:O<TAB>`.
     #[arg(long)]
     print_offset: bool,
+    /// Print committed transactional data only (stop at the last stable
+    /// offset, skip aborted transactions), as `isolation.level=read_committed`.
+    #[arg(long)]
+    read_committed: bool,
     #[command(flatten)]
     dir: DataDirArg,
 }
@@ -84,6 +88,7 @@ fn setup(log: &Log, args: &ConsumeArgs) -> anyhow::Result<Consumer> {
         auto_offset_reset: if args.from_beginning { OffsetReset::Earliest } else { OffsetReset::Latest },
         // Commits are explicit: exactly what was printed.
         enable_auto_commit: false,
+        isolation_level: if args.read_committed { IsolationLevel::ReadCommitted } else { IsolationLevel::ReadUncommitted },
         ..ConsumerConfig::default()
     };
     let mut consumer = Consumer::new(log, config);
