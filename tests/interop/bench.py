@@ -265,6 +265,8 @@ def main():
     ap.add_argument("--client", choices=["rust", "python"], default="rust")
     ap.add_argument("--loadgen", help="binary with `perf kafka` (default: --riffle)")
     ap.add_argument("--payload", choices=["words", "json"], default="words", help="value contents (rust client)")
+    ap.add_argument("--tests", default="throughput,latency",
+                    help="comma-separated: throughput, latency (e.g. more throughput pairs in less time)")
     ap.add_argument("--json")
     a = ap.parse_args()
     a.loadgen = a.loadgen or a.riffle
@@ -272,7 +274,8 @@ def main():
     results = {k: {"throughput": [], "latency": []} for k, _ in brokers}
     for run in range(a.runs):
         for kind, binary in brokers:
-            for what in ("throughput", "latency"):
+            for what in [t for t in ("throughput", "latency") if t in a.tests.split(",")]:
+                load1 = os.getloadavg()[0]  # other work on the machine, for the record
                 b = Broker(kind, binary)
                 try:
                     cpu0 = b.cpu_seconds()
@@ -292,34 +295,40 @@ def main():
                         r["broker_cpu_s"] = b.cpu_seconds() - cpu0
                 finally:
                     b.stop()
+                r["load1_before"] = load1
                 results[kind][what].append(r)
                 print(f"run {run + 1} {kind:6} {what:10} " + " ".join(
                     f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items()), flush=True)
     summary = {}
+    med = lambda rs, key: statistics.median(r[key] for r in rs) if rs else None
     for kind in results:
         tp = results[kind]["throughput"]
         lt = results[kind]["latency"]
         summary[kind] = {
-            "produce_records_per_s": statistics.median(r["records_per_s"] for r in tp),
-            "produce_mb_per_s": statistics.median(r["mb_per_s"] for r in tp),
-            "produce_records_per_broker_cpu_s": statistics.median(r["records_per_broker_cpu_s"] for r in tp),
-            "e2e_p50_ms": statistics.median(r["p50_ms"] for r in lt),
-            "e2e_p99_ms": statistics.median(r["p99_ms"] for r in lt),
-            "e2e_rate": statistics.median(r["achieved_rate"] for r in lt),
+            "produce_records_per_s": med(tp, "records_per_s"),
+            "produce_mb_per_s": med(tp, "mb_per_s"),
+            "produce_records_per_broker_cpu_s": med(tp, "records_per_broker_cpu_s"),
+            "e2e_p50_ms": med(lt, "p50_ms"),
+            "e2e_p99_ms": med(lt, "p99_ms"),
+            "e2e_rate": med(lt, "achieved_rate"),
         }
-        if all("client_cpu_s" in r for r in tp):
+        if tp and all("client_cpu_s" in r for r in tp):
             # The load generator's own CPU per record: with the broker's, it
             # bounds what the shared cores can reach (see BENCHMARKS.md).
             summary[kind]["produce_client_cpu_us_per_record"] = statistics.median(
                 r["client_cpu_s"] / r["records"] * 1e6 for r in tp)
             summary[kind]["produce_broker_cpu_us_per_record"] = statistics.median(
                 r["broker_cpu_s"] / r["records"] * 1e6 for r in tp)
-    if "tansu" in summary:
+    if "tansu" in summary and results["riffle"]["throughput"]:
         summary["riffle_over_tansu_produce"] = (
             summary["riffle"]["produce_records_per_s"] / summary["tansu"]["produce_records_per_s"])
         summary["riffle_over_tansu_records_per_broker_cpu_s"] = (
             summary["riffle"]["produce_records_per_broker_cpu_s"]
             / summary["tansu"]["produce_records_per_broker_cpu_s"])
+        # Per run (brokers alternate, so each pair ran under similar load).
+        summary["riffle_over_tansu_produce_per_run"] = [
+            r["records_per_s"] / t["records_per_s"]
+            for r, t in zip(results["riffle"]["throughput"], results["tansu"]["throughput"])]
     print(json.dumps(summary, indent=2))
     if a.json:
         with open(a.json, "w") as f:
