@@ -5,7 +5,7 @@
 //! Why librdkafka from Rust: on a small machine the client shares the cores
 //! with the broker, and a client that spends microseconds per record in an
 //! interpreter measures itself, not the broker. Here the per-record cost is
-//! librdkafka's (a copy, a queue insert, and lz4 per batch).
+//! librdkafka's (a copy, a queue insert, and its share of lz4 per batch).
 //!
 //! ```text
 //!  produce:  P producer threads ──send/poll──► librdkafka ──Produce──► broker
@@ -15,13 +15,15 @@
 //!                                                    now − stamp per record
 //! ```
 //!
-//! Values are 1 KiB (by default) of random hex words, 1,024 distinct ones,
-//! so lz4 has real work to do (the same generator as
-//! `tests/interop/bench.py`). The topic is created fresh through the admin
-//! API. With `--broker-pid`, the broker's CPU time (user + system from
-//! `/proc/<pid>/stat`) over the timed part is reported next to this
-//! process's own, so records per broker CPU-second can be compared even
-//! when the client and the broker compete for the same cores.
+//! Values are 1 KiB (by default), 1,024 distinct ones: random hex words
+//! (`--payload words`, the values of `tests/interop/bench.py`'s Python
+//! client) or JSON order events (`--payload json`). The topic is created
+//! fresh through the admin API. With `--broker-pid`, the broker's CPU time
+//! (user + system from `/proc/<pid>/stat`) over the timed part is reported
+//! next to this process's own, so records per broker CPU-second can be
+//! compared even when the client and the broker compete for the same
+//! cores (where, with lz4, the client's compression costs more per record
+//! than the broker: see BENCHMARKS.md).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -67,10 +69,9 @@ pub struct Common {
     /// Value size in bytes (at least 8: the e2e stamp).
     #[arg(long, default_value_t = 1024)]
     record_size: usize,
-    /// What the values hold: `words` (random hex words, lz4 ratio ~0.85:
-    /// the client's compression dominates) or `json` (order events with
-    /// ids, amounts and a text field, lz4 ratio ~0.3, like typical event
-    /// data).
+    /// What the values hold: `words` (random hex words; lz4 batches keep
+    /// ~70% of the bytes) or `json` (order events with ids, amounts and a
+    /// free-text note; ~40%).
     #[arg(long, value_enum, default_value_t = Payload::Words)]
     payload: Payload,
     /// librdkafka compression.type (none, gzip, snappy, lz4).
