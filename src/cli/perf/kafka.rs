@@ -25,7 +25,7 @@
 //! cores (where, with lz4, the client's compression costs more per record
 //! than the broker: see BENCHMARKS.md).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -362,11 +362,13 @@ fn e2e(a: &E2eArgs, topic: &str) -> anyhow::Result<serde_json::Value> {
     producer.client().fetch_metadata(Some(topic), Duration::from_secs(10)).context("metadata request failed")?;
     let deadline = Instant::now() + Duration::from_secs(a.seconds + 60);
     let cpu0 = CpuSnapshot::take(c.broker_pid);
+    // Set when producing fails, so the consumer stops waiting for records.
+    let failed = AtomicBool::new(false);
     let (sent_secs, samples) = std::thread::scope(|s| -> anyhow::Result<_> {
         let receiver = s.spawn(|| {
             let mut samples: Vec<(u64, u64)> = Vec::with_capacity(total as usize);
             let mut errors = 0u64;
-            while (samples.len() as u64) < total && Instant::now() < deadline {
+            while (samples.len() as u64) < total && Instant::now() < deadline && !failed.load(Ordering::Relaxed) {
                 match consumer.poll(Duration::from_millis(100)) {
                     Some(Ok(m)) => {
                         let now = base.elapsed().as_nanos() as u64;
@@ -382,29 +384,34 @@ fn e2e(a: &E2eArgs, topic: &str) -> anyhow::Result<serde_json::Value> {
             }
             (samples, errors)
         });
-        let mut value = values(c.payload, 1, c.record_size).swap_remove(0);
-        let chunk = (a.rate / 1000).max(1);
-        let t0 = Instant::now();
-        let mut sent = 0u64;
-        while sent < total {
-            let due = t0 + Duration::from_secs_f64(sent as f64 / a.rate as f64);
-            let now = Instant::now();
-            if due > now {
-                std::thread::sleep(due - now);
+        let paced = || -> anyhow::Result<f64> {
+            let mut value = values(c.payload, 1, c.record_size).swap_remove(0);
+            let chunk = (a.rate / 1000).max(1);
+            let t0 = Instant::now();
+            let mut sent = 0u64;
+            while sent < total {
+                let due = t0 + Duration::from_secs_f64(sent as f64 / a.rate as f64);
+                let now = Instant::now();
+                if due > now {
+                    std::thread::sleep(due - now);
+                }
+                for _ in 0..chunk.min(total - sent) {
+                    let stamp = base.elapsed().as_nanos() as u64;
+                    value[..8].copy_from_slice(&stamp.to_le_bytes());
+                    let partition = (sent % c.partitions as u64) as i32;
+                    send(&producer, BaseRecord::to(topic).payload(value.as_slice()).partition(partition))?;
+                    sent += 1;
+                }
+                producer.poll(Duration::ZERO);
             }
-            for _ in 0..chunk.min(total - sent) {
-                let stamp = base.elapsed().as_nanos() as u64;
-                value[..8].copy_from_slice(&stamp.to_le_bytes());
-                let partition = (sent % c.partitions as u64) as i32;
-                send(&producer, BaseRecord::to(topic).payload(value.as_slice()).partition(partition))?;
-                sent += 1;
-            }
-            producer.poll(Duration::ZERO);
-        }
-        // The pace reached while producing (the final flush is not pacing).
-        let sent_secs = t0.elapsed().as_secs_f64();
-        finish(&producer, Duration::from_secs(60))?;
+            // The pace reached while producing (the final flush is not pacing).
+            let sent_secs = t0.elapsed().as_secs_f64();
+            finish(&producer, Duration::from_secs(60))?;
+            Ok(sent_secs)
+        };
+        let sent_secs = paced().inspect_err(|_| failed.store(true, Ordering::Relaxed));
         let (samples, errors) = receiver.join().map_err(|_| anyhow::anyhow!("the consumer thread panicked"))?;
+        let sent_secs = sent_secs?;
         if errors > 0 {
             eprintln!("warning: the consumer saw {errors} errors");
         }
