@@ -444,8 +444,8 @@ pub fn validate_batch(batch: &[u8]) -> Result<(BatchHeader, bool), String> {
     }
     SECTION.with(|buf| {
         let mut buf = buf.borrow_mut();
-        codec.decompress_into(&batch[BATCH_HEADER_LEN..], &mut buf)?;
-        let all_keyed = walk_records(&h, &buf);
+        let n = codec.decompress_reusing(&batch[BATCH_HEADER_LEN..], &mut buf)?;
+        let all_keyed = walk_records(&h, &buf[..n]);
         if buf.capacity() > 16 << 20 {
             // Do not keep a rare huge batch's memory for the thread's life.
             *buf = Vec::new();

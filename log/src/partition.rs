@@ -272,7 +272,7 @@ impl Partition {
     /// epoch of the producer; I/O errors.
     pub fn append_marker(&self, producer_id: i64, producer_epoch: i16, kind: ControlType) -> Result<AppendInfo> {
         let batch = batch::control_batch(producer_id, producer_epoch, kind, now_ms());
-        self.append_trusted(Vec::from(batch))
+        self.append_trusted(&batch)
     }
 
     /// The first offset still stored.
@@ -329,7 +329,7 @@ impl Partition {
             b.push(r, now);
         }
         let bytes = b.build(0).map_err(|e| LogError::Internal(format!("compression failed: {e}")))?;
-        self.append_trusted(Vec::from(bytes))
+        self.append_trusted(&bytes)
     }
 
     /// Appends a RecordBatch v2 received from outside (e.g. a Kafka producer):
@@ -339,8 +339,13 @@ impl Partition {
     /// # Errors
     /// [`LogError::InvalidBatch`] for malformed bytes, plus those of
     /// [`append`](Self::append).
-    pub fn append_batch(&self, batch: Vec<u8>) -> Result<AppendInfo> {
-        let (h, all_keyed) = batch::validate_batch(&batch).map_err(|reason| LogError::InvalidBatch { reason })?;
+    ///
+    /// The bytes are written to the segment as they are, with the assigned
+    /// base offset in place of theirs: a batch borrowed from a request
+    /// buffer is not copied on the way.
+    pub fn append_batch(&self, batch: impl AsRef<[u8]>) -> Result<AppendInfo> {
+        let batch = batch.as_ref();
+        let (h, all_keyed) = batch::validate_batch(batch).map_err(|reason| LogError::InvalidBatch { reason })?;
         if h.is_control() {
             return Err(LogError::InvalidBatch { reason: "clients may not write control batches".into() });
         }
@@ -380,7 +385,7 @@ impl Partition {
     }
 
     /// Appends an encoded batch whose structure is known to be valid.
-    pub(crate) fn append_trusted(&self, mut batch: Vec<u8>) -> Result<AppendInfo> {
+    pub(crate) fn append_trusted(&self, batch: &[u8]) -> Result<AppendInfo> {
         if self.closed.load(Ordering::Acquire) {
             return Err(LogError::Closed);
         }
@@ -394,8 +399,8 @@ impl Partition {
             });
         }
         let mut w = self.writer.lock();
-        let header = BatchHeader::parse(&batch).map_err(|reason| LogError::InvalidBatch { reason })?;
-        let marker = if header.is_control() { batch::control_type(&batch) } else { None };
+        let mut header = BatchHeader::parse(batch).map_err(|reason| LogError::InvalidBatch { reason })?;
+        let marker = if header.is_control() { batch::control_type(batch) } else { None };
         let check = match marker {
             Some(_) => w.producers.check_marker(&header),
             None => w.producers.check(&header),
@@ -428,15 +433,21 @@ impl Partition {
             }
         }
         let base = self.high_watermark();
-        batch::set_base_offset(&mut batch, base);
-        let log_append_time = (config.timestamp_type == TimestampType::LogAppendTime).then(|| {
-            let t = now_ms();
-            batch::set_log_append_time(&mut batch, t);
-            t
-        });
-        let header = BatchHeader::parse(&batch).map_err(|reason| LogError::InvalidBatch { reason })?;
+        header.base_offset = base;
+        let log_append_time = (config.timestamp_type == TimestampType::LogAppendTime).then(now_ms);
         let active = self.active_for(&header, batch.len(), &config)?;
-        active.append(&batch, &header)?;
+        match log_append_time {
+            // The common case: the bytes go out as they came, base offset patched on the way.
+            None => active.append_rebased(base, batch, &header)?,
+            // LogAppendTime rewrites the max timestamp and so the CRC: on a copy.
+            Some(t) => {
+                let mut owned = batch.to_vec();
+                batch::set_base_offset(&mut owned, base);
+                batch::set_log_append_time(&mut owned, t);
+                header = BatchHeader::parse(&owned).map_err(|reason| LogError::InvalidBatch { reason })?;
+                active.append(&owned, &header)?;
+            }
+        }
         match self.durability {
             Durability::Fsync => active.flush()?,
             Durability::Interval(_) => w.dirty = true,

@@ -340,7 +340,7 @@ impl Producer {
         let result = builder
             .build(0)
             .map_err(|e| LogError::Internal(format!("compression failed: {e}")))
-            .and_then(|bytes| acc.partition.append_trusted(Vec::from(bytes)));
+            .and_then(|bytes| acc.partition.append_trusted(&bytes));
         match result {
             Ok(info) => {
                 if fields.producer_id != NO_PRODUCER_ID {

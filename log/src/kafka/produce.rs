@@ -72,7 +72,7 @@ fn append(b: &Broker, topic: &str, partition: i32, records: Bytes) -> Result<(Ap
                 reason: format!("batch of {} bytes runs past the {} bytes sent", h.total_len(), records.len() - pos),
             })
         })?;
-        let info = p.append_batch(records[pos..end].to_vec()).map_err(fail)?;
+        let info = p.append_batch(&records[pos..end]).map_err(fail)?;
         first.get_or_insert(info);
         pos = end;
     }

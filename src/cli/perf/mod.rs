@@ -1,4 +1,4 @@
-//! `riffle perf produce | consume | state | workload | nexmark`: end-to-end throughput and latency of the
+//! `riffle perf produce | consume | state | workload | nexmark | kafka`: end-to-end throughput and latency of the
 //! embedded log and the state stores, in the spirit of `kafka-producer-perf-test` and
 //! `kafka-consumer-perf-test`.
 //!
@@ -9,6 +9,8 @@
 
 mod consume;
 mod disk;
+#[cfg(feature = "kafka-bench")]
+mod kafka;
 mod latency;
 mod nexmark;
 mod produce;
@@ -45,6 +47,12 @@ pub enum PerfCommand {
     /// Nexmark queries (q0–q5, q7, q8) as ksqlDB SQL on generated
     /// person / auction / bid events; events/s and peak RSS per query.
     Nexmark(NexmarkPerfArgs),
+    /// A librdkafka load generator for a Kafka broker (riffle's listener or
+    /// any other): produce throughput and end-to-end latency through the
+    /// wire protocol. Only in builds with `--features kafka-bench`.
+    #[cfg(feature = "kafka-bench")]
+    #[command(subcommand)]
+    Kafka(kafka::KafkaPerfCommand),
 }
 
 /// Runs a perf command.
@@ -59,6 +67,8 @@ pub async fn run(cmd: PerfCommand) -> anyhow::Result<()> {
         PerfCommand::Pull(a) => pull::run(a).await,
         PerfCommand::Workload(a) => tokio::task::block_in_place(|| workload::run(a)),
         PerfCommand::Nexmark(a) => tokio::task::block_in_place(|| nexmark::run(a)),
+        #[cfg(feature = "kafka-bench")]
+        PerfCommand::Kafka(c) => kafka::run(c).await,
     }
 }
 
