@@ -40,7 +40,7 @@ use super::{InitContext, OpContext, Operator};
 use crate::batch::Batch;
 use crate::error::{EngineError, Result};
 use crate::physical::expr::evaluate;
-use crate::plan::{AggExpr, AggFunc, Meta, WindowSpec};
+use crate::plan::{AggExpr, AggFunc, Aggregate, WindowSpec};
 
 /// Sentinel window start for non-windowed aggregation.
 const NO_WINDOW: i64 = i64::MIN;
@@ -81,16 +81,9 @@ pub(crate) struct AggregateOp {
 
 
 impl AggregateOp {
-    pub(crate) fn new(
-        name: String,
-        store_name: String,
-        input: &Meta,
-        aggs: Vec<AggExpr>,
-        window: Option<WindowSpec>,
-        carry: &[String],
-        final_only: bool,
-        out: &Meta,
-    ) -> Result<Self> {
+    pub(crate) fn new(name: String, store_name: String, plan: &Aggregate, final_only: bool) -> Result<Self> {
+        let (input, aggs, carry, out) = (plan.input.meta(), plan.aggs.clone(), &plan.carry[..], &plan.meta);
+        let window = plan.window;
         let AggInput { key_conv, arg_types, carry_idx, carry_conv, .. } = AggInput::new(&name, input, &aggs, carry)?;
         Ok(AggregateOp {
             name,

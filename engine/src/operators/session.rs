@@ -46,7 +46,7 @@ use super::{InitContext, OpContext, Operator};
 use crate::batch::{Batch, Change};
 use crate::error::{EngineError, Result};
 use crate::physical::expr::evaluate;
-use crate::plan::{AggExpr, AggFunc, Meta, WindowKind, WindowSpec};
+use crate::plan::{AggExpr, AggFunc, Aggregate, WindowKind};
 
 /// One session's aggregate state.
 struct SessionSlot {
@@ -105,23 +105,15 @@ fn time_of(b: &[u8]) -> Option<i64> {
 }
 
 impl SessionOp {
-    /// A session aggregation of `input` into `out` (`window` must be a
+    /// A session aggregation as the `plan` node says (its window must be a
     /// session window); with `final_only`, only closed sessions are emitted.
     ///
     /// # Errors
     /// A window that is not a session window; unknown carried columns;
     /// argument types the aggregates reject.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn new(
-        name: String,
-        store_name: String,
-        input: &Meta,
-        aggs: Vec<AggExpr>,
-        window: WindowSpec,
-        carry: &[String],
-        final_only: bool,
-        out: &Meta,
-    ) -> Result<Self> {
+    pub(crate) fn new(name: String, store_name: String, plan: &Aggregate, final_only: bool) -> Result<Self> {
+        let (input, aggs, carry, out) = (plan.input.meta(), plan.aggs.clone(), &plan.carry[..], &plan.meta);
+        let window = plan.window.ok_or_else(|| EngineError::plan(&name, "this operator needs a window"))?;
         let WindowKind::Session { gap_ms } = window.kind else {
             return Err(EngineError::plan(&name, "the session operator needs a session window"));
         };

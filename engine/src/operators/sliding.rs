@@ -93,7 +93,7 @@ use super::{InitContext, OpContext, Operator};
 use crate::batch::Batch;
 use crate::error::{EngineError, Result};
 use crate::physical::expr::evaluate;
-use crate::plan::{AggExpr, AggFunc, Meta, WindowKind, WindowSpec};
+use crate::plan::{AggExpr, AggFunc, Aggregate, WindowKind};
 
 /// What a record does to one window of its key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -263,17 +263,9 @@ impl SlidingOp {
     /// # Errors
     /// A window that is not a valid sliding window; unknown carried
     /// columns; argument types the aggregates reject.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn new(
-        name: String,
-        store_name: String,
-        input: &Meta,
-        aggs: Vec<AggExpr>,
-        window: WindowSpec,
-        carry: &[String],
-        final_only: bool,
-        out: &Meta,
-    ) -> Result<Self> {
+    pub(crate) fn new(name: String, store_name: String, plan: &Aggregate, final_only: bool) -> Result<Self> {
+        let (input, aggs, carry, out) = (plan.input.meta(), plan.aggs.clone(), &plan.carry[..], &plan.meta);
+        let window = plan.window.ok_or_else(|| EngineError::plan(&name, "this operator needs a window"))?;
         let WindowKind::Sliding { difference_ms } = window.kind else {
             return Err(EngineError::plan(&name, "the sliding-window operator needs a sliding window"));
         };

@@ -265,12 +265,12 @@ impl Topology {
                 let final_only = s.final_aggregates.contains(&idx);
                 match a.window {
                     Some(w) if w.is_session() => {
-                        Box::new(SessionOp::new(name, store, a.input.meta(), a.aggs.clone(), w, &a.carry, final_only, &a.meta)?)
+                        Box::new(SessionOp::new(name, store, a, final_only)?)
                     }
                     Some(w) if w.is_sliding() => {
-                        Box::new(SlidingOp::new(name, store, a.input.meta(), a.aggs.clone(), w, &a.carry, final_only, &a.meta)?)
+                        Box::new(SlidingOp::new(name, store, a, final_only)?)
                     }
-                    _ => Box::new(AggregateOp::new(name, store, a.input.meta(), a.aggs.clone(), a.window, &a.carry, final_only, &a.meta)?),
+                    _ => Box::new(AggregateOp::new(name, store, a, final_only)?),
                 }
             }
             LogicalPlan::Join(j) => {
