@@ -25,7 +25,10 @@ fn main() -> ExitCode {
         }
     };
     init_tracing();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    // One async worker per core (TOKIO_WORKER_THREADS overrides): the Kafka
+    // listener and the REST API scale with the machine. Stream threads are
+    // separate OS threads (`num.stream.threads`).
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
