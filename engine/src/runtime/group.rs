@@ -108,7 +108,7 @@ pub(crate) fn assign_tasks(tasks: &[TaskId], members: &BTreeMap<String, Vec<Task
         }
     }
     // The rest go to whoever has the most room left.
-    for t in all.difference(&placed.clone()) {
+    for t in all.difference(&placed) {
         let Some((m, _)) = capacity.iter().filter(|(_, c)| **c > 0).max_by_key(|(m, c)| (**c, std::cmp::Reverse(**m))) else {
             break;
         };
@@ -221,7 +221,12 @@ impl Control {
     /// A worker reports that its commit was refused: its tasks were given
     /// to another member.
     pub(crate) fn report_lost(&self) {
-        self.state.lock().lost = true;
+        let mut st = self.state.lock();
+        st.lost = true;
+        // The whole member lost its generation: no worker keeps or reopens
+        // a task until the rejoin hands out new ones.
+        st.per_thread.iter_mut().for_each(Vec::clear);
+        drop(st);
         self.bump();
     }
 
