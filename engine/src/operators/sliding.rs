@@ -256,8 +256,8 @@ pub(crate) struct SlidingOp {
 }
 
 impl SlidingOp {
-    /// A sliding-window aggregation of `input` into `out` (`window` must be
-    /// a sliding window); with `final_only`, only closed windows are
+    /// A sliding-window aggregation as the `plan` node says (its window
+    /// must be a sliding window); with `final_only`, only closed windows are
     /// emitted.
     ///
     /// # Errors
