@@ -559,6 +559,7 @@ impl Worker {
         // reaches the output (and downstream queries) without waiting for
         // the next commit interval.
         let mut uncommitted = false;
+        let mut idle_passes: u64 = 0;
         while !self.stop.load(Ordering::SeqCst) {
             let changed = self.control.changed.load(Ordering::SeqCst);
             if changed != seen {
@@ -612,8 +613,13 @@ impl Worker {
                     lag += t.lag()?;
                 }
                 self.set_idle(lag == 0);
-                std::thread::sleep(Duration::from_millis(1));
+                // Back off while nothing arrives (1 ms, growing to 5 ms):
+                // each pass asks the log for offsets, which over the Kafka
+                // protocol is a request per source.
+                idle_passes = (idle_passes + 1).min(5);
+                std::thread::sleep(Duration::from_millis(idle_passes));
             } else {
+                idle_passes = 0;
                 self.set_idle(false);
             }
         }
