@@ -69,7 +69,9 @@ pub trait LogClient: Send + Sync + std::fmt::Debug {
     ///
     /// # Errors
     /// A group with live classic members refuses simple commits; I/O.
-    fn commit_offsets(&self, group: &str, offsets: &[(TopicPartition, i64)]) -> Result<()>;
+    fn commit_offsets(&self, group: &str, offsets: &[(TopicPartition, i64)]) -> Result<()> {
+        self.commit_member_offsets(group, "", -1, offsets)
+    }
 
     /// The committed offset of `tp` for `group`, if any.
     ///
@@ -134,10 +136,6 @@ pub trait LogClient: Send + Sync + std::fmt::Debug {
         generation_id: i32,
         offsets: &[(TopicPartition, i64)],
     ) -> Result<()>;
-}
-
-fn wall_clock_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Waits for a coordinator answer without needing (or tolerating the lack
@@ -208,10 +206,6 @@ impl LogClient for Log {
         Ok((p.log_start_offset(), p.high_watermark()))
     }
 
-    fn commit_offsets(&self, group: &str, offsets: &[(TopicPartition, i64)]) -> Result<()> {
-        self.commit_member_offsets(group, "", -1, offsets)
-    }
-
     fn committed_offset(&self, group: &str, tp: &TopicPartition) -> Result<Option<i64>> {
         Ok(self.groups().fetch_offsets(group, Some(std::slice::from_ref(tp))).get(tp).map(|v| v.offset))
     }
@@ -251,7 +245,7 @@ impl LogClient for Log {
         generation_id: i32,
         offsets: &[(TopicPartition, i64)],
     ) -> Result<()> {
-        let now = wall_clock_ms();
+        let now = crate::partition::now_ms();
         let offsets = offsets.iter().map(|(tp, o)| (tp.clone(), OffsetAndMetadata::new(*o, now))).collect();
         self.groups().commit_offsets(group, member_id, generation_id, offsets)
     }

@@ -345,7 +345,7 @@ impl LogClient for KafkaLogClient {
         if records.is_empty() {
             return Err(LogError::InvalidBatch { reason: "an append needs at least one record".into() });
         }
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+        let now = crate::partition::now_ms();
         let mut b = BatchBuilder::new(Compression::None);
         for r in records {
             b.push(r, now);
@@ -399,10 +399,6 @@ impl LogClient for KafkaLogClient {
             Some(p) => Ok((start, p.high_watermark.max(start))),
             None => Ok((start, self.list_offset(topic, partition, -1)?)),
         }
-    }
-
-    fn commit_offsets(&self, group: &str, offsets: &[(TopicPartition, i64)]) -> Result<()> {
-        self.commit_member_offsets(group, "", -1, offsets)
     }
 
     fn committed_offset(&self, group: &str, tp: &TopicPartition) -> Result<Option<i64>> {
