@@ -5,7 +5,8 @@
 //!
 //! State: slots live in memory (a map per window start) and are written
 //! behind to the store (window store or key-value store, changelogged) on
-//! every commit and when a window closes. A slot that is not in memory is
+//! every commit and when a window closes (closed windows of an unnamed
+//! store only where the store holds an older version of the slot). A slot that is not in memory is
 //! read from the store, so a restored task continues where the old one
 //! committed.
 //!
@@ -24,7 +25,7 @@
 //! Late records (window end ≤ observed stream time − grace) are dropped and
 //! counted in `late_records`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -33,6 +34,8 @@ use arrow::compute::take;
 use arrow::datatypes::{DataType, SchemaRef};
 use arrow::row::RowConverter;
 use bytes::Bytes;
+use hashbrown::hash_map::EntryRef;
+use hashbrown::HashMap;
 use riffle_state::{KeyValueSpec, KeyValueStore, KvStore, ReadOnlyKeyValueStore, ReadOnlyWindowStore, WindowStore, WindowStoreImpl};
 
 use super::accumulator::{carry_rows, AggInput, decode_state, encode_state, new_accs, Acc, ArgCol, OutBuilder};
@@ -53,6 +56,9 @@ pub(crate) struct Slot {
     dirty: bool,
     /// Changed since last emitted (cache-on mode).
     pending: bool,
+    /// The store holds a version of this slot (it was read from there or
+    /// written there at a commit).
+    stored: bool,
 }
 
 pub(crate) struct AggregateOp {
@@ -60,6 +66,8 @@ pub(crate) struct AggregateOp {
     store_name: String,
     window: Option<WindowSpec>,
     final_only: bool,
+    /// The store is named (`materialize_as`) and interactive queries read it.
+    queryable: bool,
     key_len: usize,
     key_conv: RowConverter,
     aggs: Vec<AggExpr>,
@@ -67,7 +75,7 @@ pub(crate) struct AggregateOp {
     carry_idx: Vec<usize>,
     carry_conv: Option<RowConverter>,
     out_schema: SchemaRef,
-    windows: BTreeMap<i64, HashMap<Box<[u8]>, Slot, ahash::RandomState>>,
+    windows: BTreeMap<i64, HashMap<Vec<u8>, Slot, ahash::RandomState>>,
     observed: i64,
     /// Close time of the last final emission (emit-final mode).
     last_emit_close: Option<i64>,
@@ -90,6 +98,7 @@ impl AggregateOp {
             store_name,
             window,
             final_only,
+            queryable: plan.store.is_some(),
             key_len: input.key_len,
             key_conv,
             aggs,
@@ -108,11 +117,6 @@ impl AggregateOp {
         })
     }
 
-    fn new_slot(&self) -> Result<Slot> {
-        let accs = new_accs(&self.aggs, &self.arg_types)?;
-        Ok(Slot { accs, ts: i64::MIN, carry: None, dirty: false, pending: false })
-    }
-
     /// Store layout: 8-byte output timestamp, then [`encode_state`].
     fn encode_slot(slot: &Slot) -> Vec<u8> {
         let mut out = Vec::with_capacity(32);
@@ -122,42 +126,40 @@ impl AggregateOp {
     }
 
     fn decode_slot(&self, bytes: &[u8]) -> Result<Slot> {
-        let mut slot = self.new_slot()?;
-        let bad = || EngineError::state(
-            &self.store_name,
-            riffle_state::StateError::Corrupt { path: self.store_name.clone().into(), reason: "aggregate value is truncated".into() },
-        );
-        let (ts, rest) = bytes.split_at_checked(8).ok_or_else(bad)?;
-        slot.ts = i64::from_be_bytes(ts.try_into().map_err(|_| bad())?);
-        slot.carry = decode_state(rest, &mut slot.accs).map_err(|_| bad())?;
-        Ok(slot)
+        stored_slot(&self.aggs, &self.arg_types, &self.store_name, bytes)
     }
 
-    fn may_have_data(&mut self) -> Result<bool> {
-        if let Some(v) = self.store_may_have_data {
-            return Ok(v);
-        }
-        let v = match (&self.wstore, &self.kstore) {
-            (Some(w), _) => !w.segment_ids().is_empty(),
-            (_, Some(k)) => k.approximate_num_entries().map_err(|e| EngineError::state(&self.store_name, e))? > 0 || !k.all().map_err(|e| EngineError::state(&self.store_name, e))?.is_empty(),
-            _ => false,
-        };
-        self.store_may_have_data = Some(v);
-        Ok(v)
-    }
-
-    fn load_slot(&mut self, key: &[u8], start: i64) -> Result<Slot> {
-        if self.may_have_data()? {
-            let found = match (&self.wstore, &self.kstore) {
-                (Some(w), _) => w.fetch(key, start).map_err(|e| EngineError::state(&self.store_name, e))?,
-                (_, Some(k)) => k.get(key).map_err(|e| EngineError::state(&self.store_name, e))?,
-                _ => None,
-            };
-            if let Some(b) = found {
-                return self.decode_slot(&b);
+    /// The stored version of a slot, if the store has one. (Over fields
+    /// rather than `&mut self`, so that it can run while a window's slot map
+    /// is borrowed.)
+    fn fetch_stored(
+        (wstore, kstore): (&Option<Arc<WindowStoreImpl>>, &Option<Arc<KvStore>>),
+        may_have_data: &mut Option<bool>,
+        store_name: &str,
+        key: &[u8],
+        start: i64,
+    ) -> Result<Option<Bytes>> {
+        let err = |e| EngineError::state(store_name, e);
+        let may = match *may_have_data {
+            Some(v) => v,
+            None => {
+                let v = match (wstore, kstore) {
+                    (Some(w), _) => !w.segment_ids().is_empty(),
+                    (_, Some(k)) => k.approximate_num_entries().map_err(err)? > 0 || !k.all().map_err(err)?.is_empty(),
+                    _ => false,
+                };
+                *may_have_data = Some(v);
+                v
             }
+        };
+        if !may {
+            return Ok(None);
         }
-        self.new_slot()
+        match (wstore, kstore) {
+            (Some(w), _) => w.fetch(key, start).map_err(err),
+            (_, Some(k)) => k.get(key).map_err(err),
+            _ => Ok(None),
+        }
     }
 
     fn window_end(&self, start: i64) -> i64 {
@@ -274,6 +276,13 @@ impl AggregateOp {
     /// Removes the earliest windows while `closed(start)` holds, oldest
     /// first: persists their dirty slots, then hands the window's slots
     /// (sorted by key) to `each`.
+    ///
+    /// A closed window of a store nobody can query is dead state: no record
+    /// updates it again (it would be late) and no reader asks for it, which
+    /// is Kafka Streams' default retention of size + grace. Its slots are
+    /// written only where the store already holds an older version, so the
+    /// store never keeps a stale partial result; the rest are dropped
+    /// unwritten (Flink's fire-and-purge).
     fn evict_windows(
         &mut self,
         closed: impl Fn(&Self, i64) -> bool,
@@ -287,7 +296,8 @@ impl AggregateOp {
             let Some(slots) = self.windows.remove(&start) else { break };
             let mut items: Vec<(&[u8], i64, &Slot)> = slots.iter().map(|(k, s)| (&k[..], start, s)).collect();
             items.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            let dirty: Vec<_> = items.iter().filter(|(_, _, s)| s.dirty).cloned().collect();
+            let queryable = self.queryable;
+            let dirty: Vec<_> = items.iter().filter(|(_, _, s)| s.dirty && (queryable || s.stored)).cloned().collect();
             self.persist(&dirty)?;
             each(self, start, &items)?;
         }
@@ -318,6 +328,28 @@ impl AggregateOp {
             },
         )
     }
+}
+
+/// A slot with no rows yet.
+fn fresh_slot(aggs: &[AggExpr], arg_types: &[Vec<DataType>]) -> Result<Slot> {
+    let accs = new_accs(aggs, arg_types)?;
+    Ok(Slot { accs, ts: i64::MIN, carry: None, dirty: false, pending: false, stored: false })
+}
+
+/// A slot read back from the store (layout: [`AggregateOp::encode_slot`]).
+fn stored_slot(aggs: &[AggExpr], arg_types: &[Vec<DataType>], store: &str, bytes: &[u8]) -> Result<Slot> {
+    let mut slot = fresh_slot(aggs, arg_types)?;
+    let bad = || {
+        EngineError::state(
+            store,
+            riffle_state::StateError::Corrupt { path: store.into(), reason: "aggregate value is truncated".into() },
+        )
+    };
+    let (ts, rest) = bytes.split_at_checked(8).ok_or_else(bad)?;
+    slot.ts = i64::from_be_bytes(ts.try_into().map_err(|_| bad())?);
+    slot.carry = decode_state(rest, &mut slot.accs).map_err(|_| bad())?;
+    slot.stored = true;
+    Ok(slot)
 }
 
 impl AggregateOp {
@@ -463,16 +495,19 @@ impl Operator for AggregateOp {
                 None => starts.push(NO_WINDOW),
             }
             for &start in &starts {
-                let exists = self.windows.get(&start).is_some_and(|m| m.contains_key(key));
-                if !exists {
-                    let slot = self.load_slot(key, start)?;
-                    self.windows.entry(start).or_default().insert(key.into(), slot);
-                }
-                let slot = self
-                    .windows
-                    .get_mut(&start)
-                    .and_then(|m| m.get_mut(key))
-                    .ok_or_else(|| EngineError::Internal("aggregate slot vanished".into()))?;
+                // One probe finds the slot or places a new one (read from
+                // the store when it has one).
+                let slot = match self.windows.entry(start).or_default().entry_ref(key) {
+                    EntryRef::Occupied(o) => o.into_mut(),
+                    EntryRef::Vacant(v) => {
+                        let stores = (&self.wstore, &self.kstore);
+                        let slot = match Self::fetch_stored(stores, &mut self.store_may_have_data, &self.store_name, key, start)? {
+                            Some(b) => stored_slot(&self.aggs, &self.arg_types, &self.store_name, &b)?,
+                            None => fresh_slot(&self.aggs, &self.arg_types)?,
+                        };
+                        v.insert(slot)
+                    }
+                };
                 let replaces = old_present.as_ref().is_some_and(|p| p.is_valid(i) && p.value(i));
                 for (j, acc) in slot.accs.iter_mut().enumerate() {
                     if replaces {
@@ -566,6 +601,7 @@ impl Operator for AggregateOp {
         let total: usize = self.windows.values().map(HashMap::len).sum();
         for slots in self.windows.values_mut() {
             for s in slots.values_mut() {
+                s.stored |= s.dirty;
                 s.dirty = false;
                 s.pending = false;
             }
