@@ -1,8 +1,9 @@
 //! The `JSON` format: one JSON object per payload, fields matched to columns
 //! by name.
 //!
-//! Decoding runs Arrow's JSON tape decoder over all payloads of a batch at
-//! once. Only when that fails (or a payload does not hold exactly one value)
+//! Decoding takes a hand-written single pass for flat objects of strings,
+//! integers, doubles and booleans (`json_flat`); anything else runs Arrow's
+//! JSON tape decoder over all payloads of a batch at once. Only when that fails (or a payload does not hold exactly one value)
 //! does it go payload by payload, to find and report the bad ones while the
 //! good ones still decode.
 
@@ -48,6 +49,9 @@ impl Format for JsonFormat {
     fn decode(&self, schema: &SchemaRef, payloads: &[&[u8]]) -> Result<Decoded> {
         if schema.fields().is_empty() {
             let batch = empty_rows(schema, payloads.len())?;
+            return Ok(Decoded { batch, rows: (0..payloads.len()).collect(), errors: Vec::new() });
+        }
+        if let Some(batch) = super::json_flat::decode(schema, payloads) {
             return Ok(Decoded { batch, rows: (0..payloads.len()).collect(), errors: Vec::new() });
         }
         if let Some(batch) = decode_all(schema, payloads)? {

@@ -12,6 +12,7 @@
 //! trait.
 
 mod json;
+mod json_flat;
 mod kafka;
 
 use std::fmt::Debug;
