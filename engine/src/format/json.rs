@@ -7,6 +7,8 @@
 //! does it go payload by payload, to find and report the bad ones while the
 //! good ones still decode.
 
+use std::ops::Range;
+
 use arrow::array::{RecordBatch, RecordBatchOptions};
 use arrow::compute::concat_batches;
 use arrow::datatypes::SchemaRef;
@@ -61,22 +63,42 @@ impl Format for JsonFormat {
     }
 
     fn encode(&self, batch: &RecordBatch) -> Result<Vec<Vec<u8>>> {
+        let mut out = Vec::new();
+        let mut rows = Vec::with_capacity(batch.num_rows());
+        self.encode_into(batch, &mut out, &mut rows)?;
+        Ok(rows.into_iter().map(|r| out[r].to_vec()).collect())
+    }
+
+    fn encode_into(&self, batch: &RecordBatch, out: &mut Vec<u8>, rows: &mut Vec<Range<usize>>) -> Result<()> {
         let n = batch.num_rows();
         if batch.num_columns() == 0 {
-            return Ok(vec![b"{}".to_vec(); n]);
+            for _ in 0..n {
+                let start = out.len();
+                out.extend_from_slice(b"{}");
+                rows.push(start..out.len());
+            }
+            return Ok(());
         }
-        let mut writer =
-            WriterBuilder::new().with_explicit_nulls(true).build::<_, LineDelimited>(Vec::with_capacity(n * 64));
+        let first = out.len();
+        out.reserve(n * 64);
+        let mut writer = WriterBuilder::new().with_explicit_nulls(true).build::<_, LineDelimited>(&mut *out);
         writer.write(batch).map_err(|e| {
             EngineError::plan("JSON format", format!("cannot write these columns as JSON ({e}); CAST them first"))
         })?;
-        let buf = writer.into_inner();
+        drop(writer);
         // One line per row: JSON strings escape newlines, so '\n' only ends rows.
-        let out: Vec<Vec<u8>> = buf.split(|b| *b == b'\n').take(n).map(<[u8]>::to_vec).collect();
-        if out.len() != n {
-            return Err(EngineError::Internal(format!("JSON writer produced {} lines for {n} rows", out.len())));
+        let before = rows.len();
+        let mut start = first;
+        for (i, b) in out[first..].iter().enumerate() {
+            if *b == b'\n' {
+                rows.push(start..first + i);
+                start = first + i + 1;
+            }
         }
-        Ok(out)
+        if rows.len() - before != n {
+            return Err(EngineError::Internal(format!("JSON writer produced {} lines for {n} rows", rows.len() - before)));
+        }
+        Ok(())
     }
 }
 

@@ -78,7 +78,9 @@ pub(super) fn decode(schema: &SchemaRef, payloads: &[&[u8]]) -> Option<RecordBat
     let nullable: Vec<bool> = fields.iter().map(|f| f.is_nullable()).collect();
     let mut scratch = String::new();
     for payload in payloads {
-        let mut p = Parser { b: payload, i: 0 };
+        // Validated once here; strings are then slices between ASCII quotes.
+        let text = std::str::from_utf8(payload).ok()?;
+        let mut p = Parser { s: text, b: payload, i: 0 };
         let seen = p.object(&names, &mut columns, &mut scratch)?;
         p.ws();
         if p.i != p.b.len() {
@@ -98,6 +100,9 @@ pub(super) fn decode(schema: &SchemaRef, payloads: &[&[u8]]) -> Option<RecordBat
 }
 
 struct Parser<'a> {
+    /// The payload as text (validated UTF-8) ...
+    s: &'a str,
+    /// ... and as bytes.
     b: &'a [u8],
     i: usize,
 }
@@ -188,7 +193,7 @@ impl<'a> Parser<'a> {
             Column::I64(b) => b.append_value(self.integer()?),
             Column::F64(b) => {
                 let text = self.number()?;
-                let v: f64 = std::str::from_utf8(text).ok()?.parse().ok()?;
+                let v: f64 = text.parse().ok()?;
                 if !v.is_finite() {
                     return None;
                 }
@@ -212,7 +217,7 @@ impl<'a> Parser<'a> {
     /// A JSON number that is a plain integer (no fraction, no exponent)
     /// within `i64`.
     fn integer(&mut self) -> Option<i64> {
-        let text = self.number()?;
+        let text = self.number()?.as_bytes();
         let (neg, digits) = match text.split_first()? {
             (b'-', rest) => (true, rest),
             _ => (false, text),
@@ -231,7 +236,7 @@ impl<'a> Parser<'a> {
 
     /// The text of a JSON number, checked against the grammar
     /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
-    fn number(&mut self) -> Option<&'a [u8]> {
+    fn number(&mut self) -> Option<&'a str> {
         let start = self.i;
         let digits = |p: &mut Self| {
             let from = p.i;
@@ -262,7 +267,7 @@ impl<'a> Parser<'a> {
         }
         // A number runs up to a delimiter; `1x` or `01` is not a number.
         match self.peek() {
-            None | Some(b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') => Some(&self.b[start..self.i]),
+            None | Some(b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') => self.s.get(start..self.i),
             _ => None,
         }
     }
@@ -275,7 +280,7 @@ impl<'a> Parser<'a> {
         loop {
             match *self.b.get(self.i)? {
                 b'"' => {
-                    let s = std::str::from_utf8(&self.b[start..self.i]).ok()?;
+                    let s = self.s.get(start..self.i)?;
                     self.i += 1;
                     return Some(StrRef::Borrowed(s));
                 }
@@ -285,7 +290,7 @@ impl<'a> Parser<'a> {
             }
         }
         scratch.clear();
-        scratch.push_str(std::str::from_utf8(&self.b[start..self.i]).ok()?);
+        scratch.push_str(self.s.get(start..self.i)?);
         loop {
             let from = self.i;
             while let Some(&c) = self.b.get(self.i) {
@@ -294,7 +299,7 @@ impl<'a> Parser<'a> {
                 }
                 self.i += 1;
             }
-            scratch.push_str(std::str::from_utf8(&self.b[from..self.i]).ok()?);
+            scratch.push_str(self.s.get(from..self.i)?);
             match *self.b.get(self.i)? {
                 b'"' => {
                     self.i += 1;
@@ -339,7 +344,7 @@ impl<'a> Parser<'a> {
 
     fn hex4(&mut self) -> Option<u32> {
         let end = self.i.checked_add(4)?;
-        let text = std::str::from_utf8(self.b.get(self.i..end)?).ok()?;
+        let text = self.s.get(self.i..end)?;
         let v = u32::from_str_radix(text, 16).ok()?;
         if !text.bytes().all(|c| c.is_ascii_hexdigit()) {
             return None;

@@ -16,6 +16,7 @@ mod json_flat;
 mod kafka;
 
 use std::fmt::Debug;
+use std::ops::Range;
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
@@ -58,4 +59,20 @@ pub trait Format: Send + Sync + Debug {
     /// # Errors
     /// Columns this format cannot represent.
     fn encode(&self, batch: &RecordBatch) -> Result<Vec<Vec<u8>>>;
+
+    /// Encodes every row of `batch` into one buffer: appends the payloads
+    /// to `out` and, per row, the range of `out` that holds its payload to
+    /// `rows`. Sinks use this to write a batch without a buffer per row;
+    /// the default goes through [`Format::encode`].
+    ///
+    /// # Errors
+    /// As [`Format::encode`].
+    fn encode_into(&self, batch: &RecordBatch, out: &mut Vec<u8>, rows: &mut Vec<Range<usize>>) -> Result<()> {
+        for payload in self.encode(batch)? {
+            let start = out.len();
+            out.extend_from_slice(&payload);
+            rows.push(start..out.len());
+        }
+        Ok(())
+    }
 }

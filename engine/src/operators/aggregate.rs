@@ -85,6 +85,9 @@ pub(crate) struct AggregateOp {
     kstore: Option<Arc<KvStore>>,
     store_may_have_data: Option<bool>,
     starts: Vec<i64>,
+    /// Slots of the last window evicted: a new window's map starts this
+    /// large instead of growing through every power of two.
+    window_capacity: usize,
 }
 
 
@@ -114,6 +117,7 @@ impl AggregateOp {
             kstore: None,
             store_may_have_data: None,
             starts: Vec::new(),
+            window_capacity: 0,
         })
     }
 
@@ -294,6 +298,7 @@ impl AggregateOp {
                 break;
             }
             let Some(slots) = self.windows.remove(&start) else { break };
+            self.window_capacity = slots.len();
             let mut items: Vec<(&[u8], i64, &Slot)> = slots.iter().map(|(k, s)| (&k[..], start, s)).collect();
             items.sort_unstable_by(|a, b| a.0.cmp(b.0));
             let queryable = self.queryable;
@@ -497,7 +502,9 @@ impl Operator for AggregateOp {
             for &start in &starts {
                 // One probe finds the slot or places a new one (read from
                 // the store when it has one).
-                let slot = match self.windows.entry(start).or_default().entry_ref(key) {
+                let capacity = self.window_capacity;
+                let slots = self.windows.entry(start).or_insert_with(|| HashMap::with_capacity_and_hasher(capacity, Default::default()));
+                let slot = match slots.entry_ref(key) {
                     EntryRef::Occupied(o) => o.into_mut(),
                     EntryRef::Vacant(v) => {
                         let stores = (&self.wstore, &self.kstore);

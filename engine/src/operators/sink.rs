@@ -87,13 +87,15 @@ impl Operator for SinkOp {
 
     fn on_batch(&mut self, _port: usize, batch: Batch, ctx: &mut OpContext<'_>) -> Result<()> {
         let n = batch.len();
-        let keys = if self.key_len > 0 {
-            Some(self.key_format.encode(&Self::project(&batch.rows, 0, self.key_len)?)?)
-        } else {
-            None
-        };
+        // Keys and values are encoded into one buffer each; every record
+        // holds a slice of it.
+        let (mut key_buf, mut key_rows) = (Vec::new(), Vec::new());
+        if self.key_len > 0 {
+            self.key_format.encode_into(&Self::project(&batch.rows, 0, self.key_len)?, &mut key_buf, &mut key_rows)?;
+        }
+        let (mut value_buf, mut value_rows) = (Vec::new(), Vec::with_capacity(n));
         let width = batch.rows.num_columns();
-        let values = self.value_format.encode(&Self::project(&batch.rows, self.value_start, width)?)?;
+        self.value_format.encode_into(&Self::project(&batch.rows, self.value_start, width)?, &mut value_buf, &mut value_rows)?;
         let (starts, ends) = match self.windowed {
             Some(_) => (
                 Some(batch.rows.column(self.key_len).as_primitive::<Int64Type>().clone()),
@@ -101,8 +103,32 @@ impl Operator for SinkOp {
             ),
             None => (None, None),
         };
+        if let (Some(s), Some(e)) = (&starts, &ends) {
+            // Windowed keys: the key bytes, then the window as Kafka
+            // Streams' windowed serdes lay it out.
+            let session = self.windowed == Some(true);
+            let mut windowed = Vec::with_capacity(key_buf.len() + key_rows.len() * if session { 16 } else { 8 });
+            for (i, r) in key_rows.iter_mut().enumerate() {
+                let start = windowed.len();
+                windowed.extend_from_slice(&key_buf[r.clone()]);
+                if session {
+                    windowed.extend_from_slice(&e.value(i).to_be_bytes());
+                }
+                windowed.extend_from_slice(&s.value(i).to_be_bytes());
+                // The partition is chosen from the unwindowed key (below).
+                *r = start..windowed.len();
+            }
+            key_buf = windowed;
+        }
+        let inner_key_len = |r: &std::ops::Range<usize>| r.len() - match self.windowed {
+            Some(true) => 16,
+            Some(false) => 8,
+            None => 0,
+        };
+        let key_buf = Bytes::from(key_buf);
+        let value_buf = Bytes::from(value_buf);
         let mut per_partition: BTreeMap<i32, Vec<Record>> = BTreeMap::new();
-        for (i, value) in values.into_iter().enumerate() {
+        for (i, value) in value_rows.into_iter().enumerate() {
             let timestamp = record_time(&batch, self.timestamp_col, i);
             if self.timestamp_col.is_some() && timestamp < 0 {
                 // Kafka cannot carry a negative timestamp: ksqlDB drops the row.
@@ -112,21 +138,12 @@ impl Operator for SinkOp {
             // A row whose single key column is NULL has no key (ksqlDB writes
             // a null Kafka key), unless the key is windowed.
             let null_key = self.windowed.is_none() && self.key_len == 1 && batch.rows.column(0).is_null(i);
-            let key = keys.as_ref().map(|k| &k[i]).filter(|_| !null_key);
+            let key = key_rows.get(i).filter(|_| !null_key);
             let partition = match key {
-                Some(k) => partition_for_key(k, self.partitions),
+                Some(k) => partition_for_key(&key_buf[k.start..k.start + inner_key_len(k)], self.partitions),
                 None => self.task_partition.rem_euclid(self.partitions.max(1)),
             };
-            let key = key.map(|k| {
-                let mut out = k.clone();
-                if let (Some(s), Some(e)) = (&starts, &ends) {
-                    if self.windowed == Some(true) {
-                        out.extend_from_slice(&e.value(i).to_be_bytes());
-                    }
-                    out.extend_from_slice(&s.value(i).to_be_bytes());
-                }
-                Bytes::from(out)
-            });
+            let key = key.map(|k| key_buf.slice(k.clone()));
             let delete = batch.is_delete(i);
             let mut headers = Vec::new();
             let value = if delete && !self.mark_retractions {
@@ -135,7 +152,7 @@ impl Operator for SinkOp {
                 if delete {
                     headers.push(Header { key: RETRACT_HEADER.into(), value: Some(Bytes::from_static(b"1")) });
                 }
-                Some(Bytes::from(value))
+                Some(value_buf.slice(value))
             };
             per_partition.entry(partition).or_default().push(Record {
                 key,
