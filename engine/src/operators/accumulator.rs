@@ -114,6 +114,21 @@ impl Acc {
         })
     }
 
+    /// A copy of a built-in accumulator (`None` for a user-defined one,
+    /// whose state only its factory can make).
+    #[inline]
+    fn copy_fresh(&self) -> Option<Acc> {
+        Some(match self {
+            Acc::Count(c) => Acc::Count(*c),
+            Acc::SumI { sum, seen } => Acc::SumI { sum: *sum, seen: *seen },
+            Acc::SumF { sum, seen } => Acc::SumF { sum: *sum, seen: *seen },
+            Acc::Min(v) => Acc::Min(v.clone()),
+            Acc::Max(v) => Acc::Max(v.clone()),
+            Acc::Avg { sum, count } => Acc::Avg { sum: *sum, count: *count },
+            Acc::Udaf(_) => return None,
+        })
+    }
+
     /// Adds row `i`; `star` is true for COUNT(*).
     #[inline]
     pub(crate) fn update(&mut self, arg: &ArgCol<'_>, args: &[ArrayRef], i: usize, star: bool) -> Result<()> {
@@ -432,6 +447,43 @@ pub(crate) fn carry_rows(
 
 pub(crate) fn new_accs(aggs: &[crate::plan::AggExpr], arg_types: &[Vec<DataType>]) -> Result<Vec<Acc>> {
     aggs.iter().zip(arg_types).map(|(a, t)| Acc::new(&a.func, t)).collect()
+}
+
+/// A group's accumulators, held inline for up to two aggregates (the
+/// common case): a new group then costs no allocation of its own.
+pub(crate) type Accs = smallvec::SmallVec<[Acc; 2]>;
+
+/// The accumulators of a new group. Built-in aggregates start from
+/// constants and are copied from a template made once; a user-defined
+/// aggregate asks its factory every time.
+pub(crate) struct FreshAccs {
+    aggs: Vec<crate::plan::AggExpr>,
+    arg_types: Vec<Vec<DataType>>,
+    /// Set when every aggregate is built in.
+    template: Option<Vec<Acc>>,
+}
+
+impl FreshAccs {
+    pub(crate) fn new(aggs: &[crate::plan::AggExpr], arg_types: &[Vec<DataType>]) -> Result<Self> {
+        let template = new_accs(aggs, arg_types)?;
+        let builtin = template.iter().all(|a| a.copy_fresh().is_some());
+        Ok(FreshAccs { aggs: aggs.to_vec(), arg_types: arg_types.to_vec(), template: builtin.then_some(template) })
+    }
+
+    /// A new group's accumulators.
+    ///
+    /// # Errors
+    /// A user-defined aggregate's factory failing.
+    #[inline]
+    pub(crate) fn make(&self) -> Result<Accs> {
+        if let Some(t) = &self.template {
+            let accs: Accs = t.iter().filter_map(Acc::copy_fresh).collect();
+            if accs.len() == t.len() {
+                return Ok(accs);
+            }
+        }
+        Ok(new_accs(&self.aggs, &self.arg_types)?.into_iter().collect())
+    }
 }
 
 /// Serializes a group's state: the carried row (4-byte length, `u32::MAX`

@@ -31,14 +31,14 @@ use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, Int64Array, RecordBatch, UInt32Array};
 use arrow::compute::take;
-use arrow::datatypes::{DataType, SchemaRef};
+use arrow::datatypes::SchemaRef;
 use arrow::row::RowConverter;
 use bytes::Bytes;
 use hashbrown::hash_map::EntryRef;
 use hashbrown::HashMap;
 use riffle_state::{KeyValueSpec, KeyValueStore, KvStore, ReadOnlyKeyValueStore, ReadOnlyWindowStore, WindowStore, WindowStoreImpl};
 
-use super::accumulator::{carry_rows, AggInput, decode_state, encode_state, new_accs, Acc, ArgCol, OutBuilder};
+use super::accumulator::{carry_rows, AggInput, decode_state, encode_state, Accs, ArgCol, FreshAccs, OutBuilder};
 use super::{InitContext, OpContext, Operator};
 use crate::batch::Batch;
 use crate::error::{EngineError, Result};
@@ -49,7 +49,7 @@ use crate::plan::{AggExpr, AggFunc, Aggregate, WindowSpec};
 const NO_WINDOW: i64 = i64::MIN;
 
 pub(crate) struct Slot {
-    accs: Vec<Acc>,
+    accs: Accs,
     ts: i64,
     carry: Option<Box<[u8]>>,
     /// Changed since last written to the store.
@@ -71,7 +71,7 @@ pub(crate) struct AggregateOp {
     key_len: usize,
     key_conv: RowConverter,
     aggs: Vec<AggExpr>,
-    arg_types: Vec<Vec<DataType>>,
+    fresh: FreshAccs,
     carry_idx: Vec<usize>,
     carry_conv: Option<RowConverter>,
     out_schema: SchemaRef,
@@ -96,6 +96,7 @@ impl AggregateOp {
         let (input, aggs, carry, out) = (plan.input.meta(), plan.aggs.clone(), &plan.carry[..], &plan.meta);
         let window = plan.window;
         let AggInput { key_conv, arg_types, carry_idx, carry_conv, .. } = AggInput::new(&name, input, &aggs, carry)?;
+        let fresh = FreshAccs::new(&aggs, &arg_types)?;
         Ok(AggregateOp {
             name,
             store_name,
@@ -105,7 +106,7 @@ impl AggregateOp {
             key_len: input.key_len,
             key_conv,
             aggs,
-            arg_types,
+            fresh,
             carry_idx,
             carry_conv,
             out_schema: out.schema.clone(),
@@ -130,7 +131,7 @@ impl AggregateOp {
     }
 
     fn decode_slot(&self, bytes: &[u8]) -> Result<Slot> {
-        stored_slot(&self.aggs, &self.arg_types, &self.store_name, bytes)
+        stored_slot(&self.fresh, &self.store_name, bytes)
     }
 
     /// The stored version of a slot, if the store has one. (Over fields
@@ -336,14 +337,14 @@ impl AggregateOp {
 }
 
 /// A slot with no rows yet.
-fn fresh_slot(aggs: &[AggExpr], arg_types: &[Vec<DataType>]) -> Result<Slot> {
-    let accs = new_accs(aggs, arg_types)?;
+fn fresh_slot(fresh: &FreshAccs) -> Result<Slot> {
+    let accs = fresh.make()?;
     Ok(Slot { accs, ts: i64::MIN, carry: None, dirty: false, pending: false, stored: false })
 }
 
 /// A slot read back from the store (layout: [`AggregateOp::encode_slot`]).
-fn stored_slot(aggs: &[AggExpr], arg_types: &[Vec<DataType>], store: &str, bytes: &[u8]) -> Result<Slot> {
-    let mut slot = fresh_slot(aggs, arg_types)?;
+fn stored_slot(fresh: &FreshAccs, store: &str, bytes: &[u8]) -> Result<Slot> {
+    let mut slot = fresh_slot(fresh)?;
     let bad = || {
         EngineError::state(
             store,
@@ -509,8 +510,8 @@ impl Operator for AggregateOp {
                     EntryRef::Vacant(v) => {
                         let stores = (&self.wstore, &self.kstore);
                         let slot = match Self::fetch_stored(stores, &mut self.store_may_have_data, &self.store_name, key, start)? {
-                            Some(b) => stored_slot(&self.aggs, &self.arg_types, &self.store_name, &b)?,
-                            None => fresh_slot(&self.aggs, &self.arg_types)?,
+                            Some(b) => stored_slot(&self.fresh, &self.store_name, &b)?,
+                            None => fresh_slot(&self.fresh)?,
                         };
                         v.insert(slot)
                     }
