@@ -300,8 +300,7 @@ impl AggregateOp {
             }
             let Some(slots) = self.windows.remove(&start) else { break };
             self.window_capacity = slots.len();
-            let mut items: Vec<(&[u8], i64, &Slot)> = slots.iter().map(|(k, s)| (&k[..], start, s)).collect();
-            items.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            let items = sorted_by_key(start, &slots);
             let queryable = self.queryable;
             let dirty: Vec<_> = items.iter().filter(|(_, _, s)| s.dirty && (queryable || s.stored)).cloned().collect();
             self.persist(&dirty)?;
@@ -334,6 +333,21 @@ impl AggregateOp {
             },
         )
     }
+}
+
+/// A window's slots in key-byte order. Sorting compares an 8-byte prefix
+/// of each key first (one integer compare decides almost every pair) and the
+/// whole keys only on a tie.
+fn sorted_by_key<'a>(start: i64, slots: &'a HashMap<Vec<u8>, Slot, ahash::RandomState>) -> Vec<(&'a [u8], i64, &'a Slot)> {
+    let prefix = |k: &[u8]| {
+        let mut p = [0u8; 8];
+        let n = k.len().min(8);
+        p[..n].copy_from_slice(&k[..n]);
+        u64::from_be_bytes(p)
+    };
+    let mut keyed: Vec<(u64, &[u8], &Slot)> = slots.iter().map(|(k, s)| (prefix(k), &k[..], s)).collect();
+    keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
+    keyed.into_iter().map(|(_, k, s)| (k, start, s)).collect()
 }
 
 /// A slot with no rows yet.
