@@ -53,7 +53,7 @@ impl Format for JsonFormat {
             let batch = empty_rows(schema, payloads.len())?;
             return Ok(Decoded { batch, rows: (0..payloads.len()).collect(), errors: Vec::new() });
         }
-        if let Some(batch) = super::json_flat::decode(schema, payloads) {
+        if let Some(batch) = super::json_flat::decode_flat_objects(schema, payloads, super::FieldNames::Exact) {
             return Ok(Decoded { batch, rows: (0..payloads.len()).collect(), errors: Vec::new() });
         }
         if let Some(batch) = decode_all(schema, payloads)? {

@@ -1,4 +1,5 @@
-//! The fast path of [`super::JsonFormat`] for the commonest payloads: flat
+//! The fast path of [`super::JsonFormat`] (and of the SQL layer's JSON
+//! format) for the commonest payloads: flat
 //! objects whose columns are strings, 32/64-bit integers, doubles and
 //! booleans.
 //!
@@ -64,16 +65,44 @@ impl Column {
     }
 }
 
-/// Decodes every payload as one flat object of `schema`'s columns, or
-/// `None` when the schema or any payload is outside the fast path.
-pub(super) fn decode(schema: &SchemaRef, payloads: &[&[u8]]) -> Option<RecordBatch> {
+/// How JSON field names find their columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldNames {
+    /// The field name is the column name (Arrow's JSON reader).
+    Exact,
+    /// The field name, or its upper-case spelling, is the column name
+    /// (ksqlDB's JSON format, whose unquoted column names are upper case).
+    /// Payloads with non-ASCII field names that match no column exactly
+    /// are left to the caller's decoder.
+    ExactOrUpperCase,
+}
+
+/// Decodes every payload as one flat JSON object of `schema`'s columns in
+/// one pass, or returns `None` when the schema or any payload is outside
+/// the fast path: columns other than Utf8, Int32, Int64, Float64 and
+/// Boolean; a value that would need a coercion (a string for a number, a
+/// fraction for an integer, a nested value); a duplicate field; malformed
+/// JSON. The caller then runs its own decoder, which reports bad payloads.
+///
+/// A field the schema does not have is skipped; a missing field is NULL.
+pub fn decode_flat_objects(schema: &SchemaRef, payloads: &[&[u8]], names: FieldNames) -> Option<RecordBatch> {
     let fields = schema.fields();
     if fields.is_empty() || fields.len() > MAX_COLUMNS {
         return None;
     }
+    if names == FieldNames::ExactOrUpperCase {
+        // One field feeding two columns ("a" for both "a" and "A") is beyond
+        // the fast path.
+        let mut upper: Vec<String> = fields.iter().map(|f| f.name().to_ascii_uppercase()).collect();
+        upper.sort_unstable();
+        if upper.windows(2).any(|w| w[0] == w[1]) {
+            return None;
+        }
+    }
     let bytes: usize = payloads.iter().map(|p| p.len()).sum();
     let mut columns: Vec<Column> =
         fields.iter().map(|f| Column::new(f.data_type(), payloads.len(), bytes / fields.len())).collect::<Option<_>>()?;
+    let names_match = names;
     let names: Vec<&[u8]> = fields.iter().map(|f| f.name().as_bytes()).collect();
     let nullable: Vec<bool> = fields.iter().map(|f| f.is_nullable()).collect();
     let mut scratch = String::new();
@@ -81,7 +110,7 @@ pub(super) fn decode(schema: &SchemaRef, payloads: &[&[u8]]) -> Option<RecordBat
         // Validated once here; strings are then slices between ASCII quotes.
         let text = std::str::from_utf8(payload).ok()?;
         let mut p = Parser { s: text, b: payload, i: 0 };
-        let seen = p.object(&names, &mut columns, &mut scratch)?;
+        let seen = p.object(&names, names_match, &mut columns, &mut scratch)?;
         p.ws();
         if p.i != p.b.len() {
             return None;
@@ -131,7 +160,7 @@ impl<'a> Parser<'a> {
     }
 
     /// One object; returns the bit set of the columns it gave values to.
-    fn object(&mut self, names: &[&[u8]], columns: &mut [Column], scratch: &mut String) -> Option<u64> {
+    fn object(&mut self, names: &[&[u8]], matching: FieldNames, columns: &mut [Column], scratch: &mut String) -> Option<u64> {
         self.ws();
         self.eat(b'{')?;
         self.ws();
@@ -143,10 +172,20 @@ impl<'a> Parser<'a> {
         let mut hint = 0;
         loop {
             let name = self.string(scratch)?;
-            let col = if names.get(hint).is_some_and(|n| *n == name.as_bytes()) {
+            let key = name.as_bytes();
+            let col = if names.get(hint).is_some_and(|n| *n == key) {
                 Some(hint)
             } else {
-                names.iter().position(|n| *n == name.as_bytes())
+                match names.iter().position(|n| *n == key) {
+                    Some(c) => Some(c),
+                    None if matching == FieldNames::ExactOrUpperCase => {
+                        if !key.is_ascii() {
+                            return None;
+                        }
+                        names.iter().position(|n| n.len() == key.len() && n.iter().zip(key).all(|(n, k)| *n == k.to_ascii_uppercase()))
+                    }
+                    None => None,
+                }
             };
             self.ws();
             self.eat(b':')?;
@@ -424,6 +463,7 @@ impl AsRef<str> for StrRef<'_, '_> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use arrow::array::AsArray;
     use arrow::datatypes::{Field, Schema};
     use proptest::prelude::*;
 
@@ -460,8 +500,22 @@ mod tests {
             br#"{}"#,
             br#"{"s":null,"i":null,"b":false,"f":12}"#,
         ];
-        let fast = decode(&schema(), &p).unwrap();
+        let fast = decode_flat_objects(&schema(), &p, FieldNames::Exact).unwrap();
         assert_eq!(Some(fast), arrow(&schema(), &p));
+    }
+
+    #[test]
+    fn upper_case_column_names_take_any_case() {
+        let s = Arc::new(Schema::new(vec![Field::new("USER_ID", DataType::Utf8, true), Field::new("N", DataType::Int64, true)]));
+        let b = decode_flat_objects(&s, &[br#"{"user_id":"u1","n":2}"#, br#"{"User_Id":"u2","N":3}"#], FieldNames::ExactOrUpperCase).unwrap();
+        assert_eq!(b.column(0).as_string::<i32>().iter().collect::<Vec<_>>(), vec![Some("u1"), Some("u2")]);
+        assert_eq!(b.column(1).as_primitive::<arrow::datatypes::Int64Type>().values().to_vec(), vec![2, 3]);
+        // Exact matching ignores them.
+        let b = decode_flat_objects(&s, &[br#"{"user_id":"u1"}"#], FieldNames::Exact).unwrap();
+        assert_eq!(b.column(0).null_count(), 1);
+        // Both spellings at once: left to the caller.
+        assert!(decode_flat_objects(&s, &[br#"{"n":1,"N":2}"#], FieldNames::ExactOrUpperCase).is_none());
+        assert!(decode_flat_objects(&s, &[r#"{"nä":1}"#.as_bytes()], FieldNames::ExactOrUpperCase).is_none());
     }
 
     #[test]
@@ -482,12 +536,14 @@ mod tests {
             br#"{"x":[1,]}"#,
             br#"{"f":1e400}"#,
         ] {
-            assert!(decode(&schema(), &[p]).is_none(), "{}", String::from_utf8_lossy(p));
+            assert!(decode_flat_objects(&schema(), &[p], FieldNames::Exact).is_none(), "{}", String::from_utf8_lossy(p));
         }
         let non_null = Arc::new(Schema::new(vec![Field::new("i", DataType::Int64, false)]));
-        assert!(decode(&non_null, &[b"{}"]).is_none());
+        assert!(decode_flat_objects(&non_null, &[b"{}"], FieldNames::Exact).is_none());
         let other = Arc::new(Schema::new(vec![Field::new("d", DataType::Date32, true)]));
-        assert!(decode(&other, &[b"{}"]).is_none());
+        assert!(decode_flat_objects(&other, &[b"{}"], FieldNames::Exact).is_none());
+        let two = Arc::new(Schema::new(vec![Field::new("a", DataType::Int64, true), Field::new("A", DataType::Int64, true)]));
+        assert!(decode_flat_objects(&two, &[b"{}"], FieldNames::ExactOrUpperCase).is_none());
     }
 
     fn json_value() -> impl Strategy<Value = String> {
@@ -538,7 +594,7 @@ mod tests {
                 })
                 .collect();
             let p: Vec<&[u8]> = payloads.iter().map(|s| s.as_bytes()).collect();
-            if let Some(fast) = decode(&schema(), &p) {
+            if let Some(fast) = decode_flat_objects(&schema(), &p, FieldNames::Exact) {
                 prop_assert_eq!(Some(fast), arrow(&schema(), &p), "{:?}", payloads);
             }
         }

@@ -23,6 +23,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 
 pub use json::JsonFormat;
+pub use json_flat::{decode_flat_objects, FieldNames};
 pub use kafka::KafkaFormat;
 
 use crate::error::Result;

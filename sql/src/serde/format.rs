@@ -1,7 +1,9 @@
 //! [`SqlFormat`]: the engine [`Format`] for ksqlDB's JSON, DELIMITED and
 //! NONE formats.
 //!
-//! Decoding goes payload by payload: each is parsed and coerced into one
+//! JSON batches of flat objects whose values need no coercion decode in
+//! one pass ([`decode_flat_objects`]). Otherwise decoding goes payload by
+//! payload: each is parsed and coerced into one
 //! value per column ([`SqlFormat::decode_row`]); rows that decode are
 //! appended to typed Arrow builders (flat columns) or collected as values
 //! (nested columns), payloads that do not are reported with ksqlDB-style
@@ -11,7 +13,7 @@ use std::sync::Arc;
 
 use arrow::array::*;
 use arrow::datatypes::*;
-use riffle_engine::format::{Decoded, Format};
+use riffle_engine::format::{decode_flat_objects, Decoded, FieldNames, Format};
 use riffle_engine::EngineError;
 
 use super::delimited;
@@ -193,6 +195,28 @@ impl Format for SqlFormat {
 
     fn decode(&self, schema: &SchemaRef, payloads: &[&[u8]]) -> EResult<Decoded> {
         let types = self.types_of(schema)?;
+        if let Codec::Json { wrapped } = self.codec {
+            // Flat objects of plain values need none of ksqlDB's coercions:
+            // one pass, straight into the columns. Anything else (and every
+            // bad payload) takes the path below.
+            // Fields are looked up by this format's column names, which the
+            // rows' schema need not share.
+            if wrapped || types.len() != 1 {
+                let named = Arc::new(Schema::new(
+                    schema
+                        .fields()
+                        .iter()
+                        .zip(&self.columns)
+                        .map(|(f, c)| f.as_ref().clone().with_name(c.name.clone()))
+                        .collect::<Vec<_>>(),
+                ));
+                if let Some(batch) = decode_flat_objects(&named, payloads, FieldNames::ExactOrUpperCase) {
+                    let batch = RecordBatch::try_new(schema.clone(), batch.columns().to_vec())
+                        .map_err(|e| EngineError::arrow("building JSON-decoded rows", e))?;
+                    return Ok(Decoded { batch, rows: (0..payloads.len()).collect(), errors: Vec::new() });
+                }
+            }
+        }
         let mut builders: Vec<ColumnBuilder> =
             types.iter().map(|t| ColumnBuilder::new(t, payloads.len())).collect();
         let mut rows = Vec::with_capacity(payloads.len());

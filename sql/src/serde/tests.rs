@@ -182,6 +182,36 @@ fn json_values_decode_case_insensitively_and_report_bad_payloads() {
 }
 
 #[test]
+fn flat_json_batches_match_fields_by_the_formats_column_names() {
+    let cols = [col("K", SqlType::String), col("ID", SqlType::Bigint), col("AMOUNT", SqlType::Double)];
+    let f = engine_format(&spec(FormatKind::Json), &cols, false).unwrap();
+    // The rows' schema names its columns differently (as transient queries do).
+    let other = Arc::new(Schema::new(
+        cols.iter().enumerate().map(|(i, c)| Field::new(format!("c{i}"), c.ty.to_arrow(), true)).collect::<Vec<_>>(),
+    ));
+    let payloads: [&[u8]; 3] =
+        [br#"{"k": "a", "id": 1, "amount": 2.5}"#, br#"{"ID": 2, "extra": {"x": [1]}}"#, br#"{"K": "\u00e9", "Amount": -1e3}"#];
+    let d = f.decode(&other, &payloads).unwrap();
+    assert!(d.errors.is_empty());
+    assert_eq!(d.batch.schema(), other);
+    let rows: Vec<Vec<Value>> = (0..3).map(|r| d.batch.columns().iter().map(|c| Value::from_array(c.as_ref(), r)).collect()).collect();
+    assert_eq!(
+        rows,
+        vec![
+            vec![Value::String("a".into()), Value::Bigint(1), Value::Double(2.5)],
+            vec![Value::Null, Value::Bigint(2), Value::Null],
+            vec![Value::String("é".into()), Value::Null, Value::Double(-1000.0)],
+        ]
+    );
+    // The same rows as the payload-by-payload path gives them (one payload
+    // needing a coercion sends the whole batch that way).
+    let mut with_coercion = payloads.to_vec();
+    with_coercion.push(br#"{"ID": "3"}"#);
+    let slow = f.decode(&other, &with_coercion).unwrap();
+    assert_eq!(slow.batch.slice(0, 3), d.batch);
+}
+
+#[test]
 fn json_single_columns_wrap_by_default_for_values_not_keys() {
     let cols = [col("V", SqlType::Boolean)];
     let unwrapped = FormatSpec { kind: FormatKind::Json, delimiter: None, wrap_single_value: Some(false) };
