@@ -253,20 +253,23 @@ impl Format for SqlFormat {
     }
 
     fn encode(&self, batch: &RecordBatch) -> EResult<Vec<Vec<u8>>> {
+        let mut buf = Vec::new();
+        let mut rows = Vec::with_capacity(batch.num_rows());
+        self.encode_into(batch, &mut buf, &mut rows)?;
+        Ok(rows.into_iter().map(|r| buf[r].to_vec()).collect())
+    }
+
+    fn encode_into(&self, batch: &RecordBatch, out: &mut Vec<u8>, rows: &mut Vec<std::ops::Range<usize>>) -> EResult<()> {
         let n = batch.num_rows();
         let columns = batch.columns();
-        if matches!(self.codec, Codec::None) {
-            return Ok(vec![Vec::new(); n]);
-        }
         // Field names: ours when the batch has our columns, else the batch's.
         let names: Vec<String> = if columns.len() == self.columns.len() {
             self.columns.iter().map(|c| c.name.clone()).collect()
         } else {
             batch.schema().fields().iter().map(|f| f.name().clone()).collect()
         };
-        let mut out = Vec::with_capacity(n);
         match &self.codec {
-            Codec::None => {}
+            Codec::None => rows.extend(std::iter::repeat_n(out.len()..out.len(), n)),
             Codec::Json { wrapped } => {
                 let bare = !*wrapped && columns.len() == 1;
                 let keys: Vec<Vec<u8>> = names
@@ -278,22 +281,23 @@ impl Format for SqlFormat {
                         k
                     })
                     .collect();
+                out.reserve(n * (16 * columns.len() + 2));
                 for row in 0..n {
-                    let mut buf = Vec::with_capacity(16 * columns.len() + 2);
+                    let start = out.len();
                     if bare {
-                        write_json_cell(&mut buf, columns[0].as_ref(), row);
+                        write_json_cell(out, columns[0].as_ref(), row);
                     } else {
-                        buf.push(b'{');
+                        out.push(b'{');
                         for (i, (c, k)) in columns.iter().zip(&keys).enumerate() {
                             if i > 0 {
-                                buf.push(b',');
+                                out.push(b',');
                             }
-                            buf.extend_from_slice(k);
-                            write_json_cell(&mut buf, c.as_ref(), row);
+                            out.extend_from_slice(k);
+                            write_json_cell(out, c.as_ref(), row);
                         }
-                        buf.push(b'}');
+                        out.push(b'}');
                     }
-                    out.push(buf);
+                    rows.push(start..out.len());
                 }
             }
             Codec::Delimited { delimiter } => {
@@ -302,13 +306,13 @@ impl Format for SqlFormat {
                         .iter()
                         .map(|c| delimited::format_field(&Value::from_array(c.as_ref(), row)))
                         .collect();
-                    let mut buf = Vec::new();
-                    delimited::write_record(&mut buf, &fields, *delimiter);
-                    out.push(buf);
+                    let start = out.len();
+                    delimited::write_record(out, &fields, *delimiter);
+                    rows.push(start..out.len());
                 }
             }
         }
-        Ok(out)
+        Ok(())
     }
 }
 
