@@ -492,6 +492,25 @@ pub(crate) fn decode_crc_verified_batch(batch: &Bytes) -> Result<(BatchHeader, V
 }
 
 fn decode(batch: &Bytes, check_crc: bool) -> Result<(BatchHeader, Vec<StoredRecord>), String> {
+    let mut out = Vec::new();
+    let h = decode_onto(batch, check_crc, i64::MIN, &mut out)?;
+    Ok((h, out))
+}
+
+/// Decodes a batch whose CRC was verified when it was read, appending its
+/// records at or after offset `from` to `out`; a control batch's records
+/// are checked but not kept. Readers collect a fetch's records this way
+/// without a vector per batch.
+pub(crate) fn decode_data_records_onto(batch: &Bytes, from: i64, out: &mut Vec<StoredRecord>) -> Result<BatchHeader, String> {
+    let before = out.len();
+    let h = decode_onto(batch, false, from, out)?;
+    if h.is_control() {
+        out.truncate(before);
+    }
+    Ok(h)
+}
+
+fn decode_onto(batch: &Bytes, check_crc: bool, from: i64, out: &mut Vec<StoredRecord>) -> Result<BatchHeader, String> {
     let h = BatchHeader::parse(batch)?;
     if batch.len() < h.total_len() {
         return Err(format!("batch claims {} bytes but only {} are present", h.total_len(), batch.len()));
@@ -511,7 +530,7 @@ fn decode(batch: &Bytes, check_crc: bool) -> Result<(BatchHeader, Vec<StoredReco
     if h.record_count as usize > section.len() / 7 + 1 {
         return Err(format!("record count {} is larger than the payload can hold", h.record_count));
     }
-    let mut out = Vec::with_capacity(h.record_count as usize);
+    out.reserve(h.record_count as usize);
     let mut prev_delta = -1i64;
     for i in 0..h.record_count {
         let (od, td, key, value, headers) =
@@ -521,12 +540,15 @@ fn decode(batch: &Bytes, check_crc: bool) -> Result<(BatchHeader, Vec<StoredReco
         }
         prev_delta = od as i64;
         let timestamp = if h.is_log_append_time() { h.max_timestamp } else { h.base_timestamp.wrapping_add(td) };
-        out.push(StoredRecord { offset: h.base_offset + od as i64, timestamp, key, value, headers });
+        let offset = h.base_offset + od as i64;
+        if offset >= from {
+            out.push(StoredRecord { offset, timestamp, key, value, headers });
+        }
     }
     if cur.remaining() != 0 {
         return Err(format!("{} stray bytes after the last record", cur.remaining()));
     }
-    Ok((h, out))
+    Ok(h)
 }
 
 #[cfg(test)]

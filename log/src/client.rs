@@ -184,8 +184,8 @@ impl LogClient for Log {
         let f = p.read(offset, max_bytes)?;
         let mut next = offset;
         let mut records = Vec::new();
-        for batch in f.decoded() {
-            let (h, recs) = batch.map_err(|reason| LogError::Corrupt {
+        for batch in f.batches() {
+            let h = crate::batch::decode_data_records_onto(&batch, offset, &mut records).map_err(|reason| LogError::Corrupt {
                 topic: topic.to_string(),
                 partition,
                 offset,
@@ -193,9 +193,6 @@ impl LogClient for Log {
                 position: 0,
                 reason,
             })?;
-            if !h.is_control() {
-                records.extend(recs.into_iter().filter(|r| r.offset >= offset));
-            }
             next = next.max(h.next_offset());
         }
         Ok(Fetched { records, next_offset: next, high_watermark: f.high_watermark })

@@ -73,12 +73,8 @@ impl FetchedBatches {
     /// this means a bug or a codec failure).
     pub fn records(&self, from_offset: i64) -> Result<Vec<StoredRecord>, String> {
         let mut out = Vec::new();
-        for batch in self.decoded() {
-            let (h, recs) = batch?;
-            if h.is_control() {
-                continue;
-            }
-            out.extend(recs.into_iter().filter(|r| r.offset >= from_offset));
+        for batch in self.batches() {
+            batch::decode_data_records_onto(&batch, from_offset, &mut out)?;
         }
         Ok(out)
     }
