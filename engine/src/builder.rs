@@ -462,6 +462,11 @@ impl PlanBuilder {
     /// Kafka Streams' `Materialized.as(name)`. The changelog topic becomes
     /// `<application id>-<name>-changelog`.
     ///
+    /// A named windowed store keeps closed windows until its retention
+    /// (window size + grace, or the window spec's retention) passes them.
+    /// An unnamed one has no readers once a window closes, so its closed
+    /// windows are emitted and dropped without being written to the store.
+    ///
     /// # Errors
     /// The current node is not an aggregation; a name that cannot be part
     /// of a topic name.

@@ -180,3 +180,60 @@ fn sink_takes_record_timestamps_from_a_column_and_drops_negative_ones() {
     let err = events().sink("x", Arc::new(KafkaFormat), Arc::new(JsonFormat)).unwrap().with_output_timestamp("user");
     assert!(err.unwrap_err().to_string().contains("must be BIGINT or TIMESTAMP"));
 }
+
+/// Records in the application's changelog topics (every store's).
+fn changelog_records(d: &TestDriver) -> usize {
+    d.log()
+        .topics()
+        .iter()
+        .filter(|t| t.name().ends_with("-changelog"))
+        .flat_map(|t| t.partitions().to_vec())
+        .map(|p| p.read_records(0, usize::MAX).unwrap().len())
+        .sum()
+}
+
+#[test]
+fn closed_windows_reach_the_store_only_when_it_is_named_or_holds_them() {
+    let counts = |name: Option<&str>| {
+        let b = events()
+            .group_by(vec![(Expr::col("user"), "user".into())])
+            .unwrap()
+            .aggregate(Some(WindowSpec::tumbling(100, 0)), vec![(AggFunc::CountStar, vec![], "n".into())])
+            .unwrap();
+        let b = match name {
+            Some(n) => b.materialize_as(n).unwrap(),
+            None => b,
+        };
+        b.suppress().unwrap().to_stream().unwrap().sink("counts", Arc::new(KafkaFormat), Arc::new(JsonFormat)).unwrap().build()
+    };
+    // Windows [0,100) and [100,200) open and close within one commit
+    // interval; [200,300) is open at the commit.
+    let input: Vec<(Option<&[u8]>, Option<Vec<u8>>, i64)> = vec![
+        (None, Some(ev("a", "x", 1.0)), 10),
+        (None, Some(ev("b", "x", 1.0)), 20),
+        (None, Some(ev("a", "x", 1.0)), 150),
+        (None, Some(ev("c", "x", 1.0)), 160),
+        (None, Some(ev("d", "x", 1.0)), 210),
+    ];
+    let input: Vec<(Option<&[u8]>, Option<&[u8]>, i64)> = input.iter().map(|(k, v, t)| (*k, v.as_deref(), *t)).collect();
+    for (name, written) in [(None, 1), (Some("counts-store"), 5)] {
+        let mut d = TestDriver::new("t-retain", &[counts(name)]).unwrap();
+        d.pipe_batch("events", &input).unwrap();
+        assert_eq!(d.read_output("counts").unwrap().len(), 4, "{name:?}");
+        // Unnamed: nobody reads a closed window again, so only the open
+        // one is written. Named: every window stays queryable.
+        assert_eq!(changelog_records(&d), written, "{name:?}");
+    }
+    // A window the store already holds (written at a commit while open)
+    // gets its final value written at close, never left partial.
+    let mut d = TestDriver::new("t-retain-2", &[counts(None)]).unwrap();
+    d.pipe("events", None, Some(&ev("a", "x", 1.0)), 10).unwrap();
+    assert_eq!(changelog_records(&d), 1);
+    d.pipe_batch("events", &[(None, Some(&ev("a", "x", 1.0)), 30), (None, Some(&ev("b", "x", 1.0)), 40), (None, Some(&ev("e", "x", 1.0)), 150)])
+        .unwrap();
+    // a's final value (the window it was stored in), e at the commit; b
+    // was never stored.
+    assert_eq!(changelog_records(&d), 3);
+    let out = d.read_output("counts").unwrap();
+    assert_eq!(out.iter().map(|r| r.value_json().unwrap()).collect::<Vec<_>>(), vec![serde_json::json!({"n":2}), serde_json::json!({"n":1})]);
+}

@@ -86,7 +86,9 @@ impl<K: Data, V: Data> KTable<K, V> {
     /// that name ([`StreamsApp::key_value_store`](crate::StreamsApp::key_value_store),
     /// [`StreamsApp::window_store`](crate::StreamsApp::window_store));
     /// Kafka Streams' `Materialized.as(name)`. Must directly follow an
-    /// aggregation (`count`, `aggregate`, `reduce`).
+    /// aggregation (`count`, `aggregate`, `reduce`). A named windowed store
+    /// keeps closed windows for its retention; an unnamed one drops them
+    /// when they close.
     pub fn materialize_as(&self, name: &str) -> KTable<K, V> {
         KTable::from_node(self.node.with(self.node.key, false, |p| p.materialize_as(name)))
     }
