@@ -61,6 +61,45 @@ pub(crate) struct Slot {
     stored: bool,
 }
 
+/// One window's groups: an index from key bytes to position, and the slots
+/// in the order they were made. A new group appends its slot next to the
+/// last one instead of writing a wide entry at a random place of the table,
+/// and the index stays small enough to stay in cache.
+struct WindowSlots {
+    index: HashMap<Vec<u8>, u32, ahash::RandomState>,
+    slots: Vec<Slot>,
+}
+
+impl WindowSlots {
+    fn with_capacity(n: usize) -> Self {
+        WindowSlots { index: HashMap::with_capacity_and_hasher(n, Default::default()), slots: Vec::with_capacity(n) }
+    }
+
+    fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// `(key bytes, slot)` pairs, in no particular order.
+    fn iter(&self) -> impl Iterator<Item = (&[u8], &Slot)> {
+        self.index.iter().map(|(k, &i)| (&k[..], &self.slots[i as usize]))
+    }
+
+    /// The slot of `key`, made by `make` if the window has none.
+    fn get_or_insert(&mut self, key: &[u8], make: impl FnOnce() -> Result<Slot>) -> Result<&mut Slot> {
+        let i = match self.index.entry_ref(key) {
+            EntryRef::Occupied(o) => *o.get() as usize,
+            EntryRef::Vacant(v) => {
+                let i = self.slots.len();
+                let pos = u32::try_from(i).map_err(|_| EngineError::Internal("more than 2^32 groups in one window".into()))?;
+                self.slots.push(make()?);
+                v.insert(pos);
+                i
+            }
+        };
+        Ok(&mut self.slots[i])
+    }
+}
+
 pub(crate) struct AggregateOp {
     name: String,
     store_name: String,
@@ -75,7 +114,7 @@ pub(crate) struct AggregateOp {
     carry_idx: Vec<usize>,
     carry_conv: Option<RowConverter>,
     out_schema: SchemaRef,
-    windows: BTreeMap<i64, HashMap<Vec<u8>, Slot, ahash::RandomState>>,
+    windows: BTreeMap<i64, WindowSlots>,
     observed: i64,
     /// Close time of the last final emission (emit-final mode).
     last_emit_close: Option<i64>,
@@ -338,14 +377,14 @@ impl AggregateOp {
 /// A window's slots in key-byte order. Sorting compares an 8-byte prefix
 /// of each key first (one integer compare decides almost every pair) and the
 /// whole keys only on a tie.
-fn sorted_by_key<'a>(start: i64, slots: &'a HashMap<Vec<u8>, Slot, ahash::RandomState>) -> Vec<(&'a [u8], i64, &'a Slot)> {
+fn sorted_by_key(start: i64, slots: &WindowSlots) -> Vec<(&[u8], i64, &Slot)> {
     let prefix = |k: &[u8]| {
         let mut p = [0u8; 8];
         let n = k.len().min(8);
         p[..n].copy_from_slice(&k[..n]);
         u64::from_be_bytes(p)
     };
-    let mut keyed: Vec<(u64, &[u8], &Slot)> = slots.iter().map(|(k, s)| (prefix(k), &k[..], s)).collect();
+    let mut keyed: Vec<(u64, &[u8], &Slot)> = slots.iter().map(|(k, s)| (prefix(k), k, s)).collect();
     keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
     keyed.into_iter().map(|(_, k, s)| (k, start, s)).collect()
 }
@@ -400,7 +439,7 @@ impl AggregateOp {
             stored.into_iter().map(|(k, s, v)| Ok((k, s, self.decode_slot(&v)?))).collect::<Result<_>>()?;
         let mut items: BTreeMap<(i64, &[u8]), &Slot> = BTreeMap::new();
         for (start, slots) in self.windows.range(lo..=hi) {
-            for (k, slot) in slots {
+            for (k, slot) in slots.iter() {
                 if key.as_deref().is_none_or(|want| want == &k[..]) {
                     items.insert((*start, &k[..]), slot);
                 }
@@ -518,18 +557,15 @@ impl Operator for AggregateOp {
                 // One probe finds the slot or places a new one (read from
                 // the store when it has one).
                 let capacity = self.window_capacity;
-                let slots = self.windows.entry(start).or_insert_with(|| HashMap::with_capacity_and_hasher(capacity, Default::default()));
-                let slot = match slots.entry_ref(key) {
-                    EntryRef::Occupied(o) => o.into_mut(),
-                    EntryRef::Vacant(v) => {
-                        let stores = (&self.wstore, &self.kstore);
-                        let slot = match Self::fetch_stored(stores, &mut self.store_may_have_data, &self.store_name, key, start)? {
-                            Some(b) => stored_slot(&self.fresh, &self.store_name, &b)?,
-                            None => fresh_slot(&self.fresh)?,
-                        };
-                        v.insert(slot)
-                    }
-                };
+                let slots = self.windows.entry(start).or_insert_with(|| WindowSlots::with_capacity(capacity));
+                let (stores, may_have_data) = ((&self.wstore, &self.kstore), &mut self.store_may_have_data);
+                let (fresh, store_name) = (&self.fresh, &self.store_name);
+                let slot = slots.get_or_insert(key, || {
+                    Ok(match Self::fetch_stored(stores, may_have_data, store_name, key, start)? {
+                        Some(b) => stored_slot(fresh, store_name, &b)?,
+                        None => fresh_slot(fresh)?,
+                    })
+                })?;
                 let replaces = old_present.as_ref().is_some_and(|p| p.is_valid(i) && p.value(i));
                 for (j, acc) in slot.accs.iter_mut().enumerate() {
                     if replaces {
@@ -604,7 +640,7 @@ impl Operator for AggregateOp {
         let mut pending: Vec<(&[u8], i64, &Slot)> = Vec::new();
         let mut dirty: Vec<(&[u8], i64, &Slot)> = Vec::new();
         for (&start, slots) in &self.windows {
-            for (k, s) in slots {
+            for (k, s) in slots.iter() {
                 if s.dirty {
                     dirty.push((k, start, s));
                 }
@@ -620,9 +656,9 @@ impl Operator for AggregateOp {
             ctx.emit(batch);
         }
         let cap = 1 << 20;
-        let total: usize = self.windows.values().map(HashMap::len).sum();
+        let total: usize = self.windows.values().map(WindowSlots::len).sum();
         for slots in self.windows.values_mut() {
-            for s in slots.values_mut() {
+            for s in &mut slots.slots {
                 s.stored |= s.dirty;
                 s.dirty = false;
                 s.pending = false;
