@@ -630,7 +630,16 @@ impl Session {
         if prop(props, "WRAP_SINGLE_VALUE").is_none() && !self.properties.contains_key("ksql.persistence.wrap.single.values") {
             value_format.wrap_single_value = None;
         }
-        let key_format = if planned.key.is_empty() && prop(props, "KEY_FORMAT").is_none() && prop(props, "FORMAT").is_none() {
+        let explicit_key_format = prop(props, "KEY_FORMAT").is_some() || prop(props, "FORMAT").is_some();
+        let key_format = if planned.key.is_empty() {
+            if prop(props, "KEY_FORMAT").is_some() && key_format.kind != FormatKind::None {
+                return Err(SqlError::semantic("Key format specified for stream without key columns."));
+            }
+            // No key columns: no key (ksqlDB writes keyless output as NONE).
+            FormatSpec::new(FormatKind::None)
+        } else if key_format.kind == FormatKind::None && !explicit_key_format {
+            // A keyless source whose query gains a key (PARTITION BY, GROUP
+            // BY, a join) takes the default key format.
             FormatSpec::new(FormatKind::Kafka)
         } else {
             key_format
@@ -1000,6 +1009,9 @@ impl Session {
 /// schema" error.
 fn key_format_for(spec: &FormatSpec, key: &[Column]) -> Result<riffle_engine::format::FormatRef> {
     engine_format(spec, key, true).map_err(|e| {
+        if e.to_string().starts_with("Key format does not support schema") {
+            return e;
+        }
         let cols: Vec<String> = key.iter().map(|c| format!("`{}` {} KEY", c.name, c.ty)).collect();
         SqlError::semantic(format!(
             "Key format does not support schema.\nformat: {}\nschema: Persistence{{columns=[{}], features=[]}}\nreason: {e}",
