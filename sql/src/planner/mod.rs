@@ -1636,6 +1636,21 @@ fn wider(a: &SqlType, b: &SqlType) -> Option<SqlType> {
     }
 }
 
+/// A string literal compared with a BOOLEAN, as ksqlDB reads it: any
+/// non-empty prefix of `true` or `yes` is true, of `false` or `no` false,
+/// in any case.
+fn literal_boolean(text: &str) -> Option<bool> {
+    let l = text.to_ascii_lowercase();
+    let prefix_of = |word: &str| !l.is_empty() && word.starts_with(l.as_str());
+    if prefix_of("true") || prefix_of("yes") {
+        Some(true)
+    } else if prefix_of("false") || prefix_of("no") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
 /// Casts the two sides of a comparison to one type, as ksqlDB does: string
 /// literals against other types are parsed as that type (an unparsable
 /// literal is an error naming it), numbers and collections widen.
@@ -1654,10 +1669,7 @@ fn coerce_pair(l: EExpr, r: EExpr, schema: &Schema, ra: &Expr, op: BinaryOp) -> 
             SqlType::Int => trimmed.parse::<i32>().is_ok(),
             SqlType::Bigint => trimmed.parse::<i64>().is_ok(),
             SqlType::Double | SqlType::Decimal { .. } => trimmed.parse::<f64>().is_ok(),
-            SqlType::Boolean => {
-                let l = trimmed.to_ascii_lowercase();
-                ["true", "false", "t", "f", "yes", "no", "y", "n"].contains(&l.as_str())
-            }
+            SqlType::Boolean => literal_boolean(trimmed).is_some(),
             SqlType::Timestamp | SqlType::Date | SqlType::Time | SqlType::String => return Ok(None),
             _ => false,
         };
@@ -1665,10 +1677,7 @@ fn coerce_pair(l: EExpr, r: EExpr, schema: &Schema, ra: &Expr, op: BinaryOp) -> 
             return Err(SqlError::semantic(format!("invalid input syntax for type {t}: \"{text}\".")));
         }
         let v = match t {
-            SqlType::Boolean => {
-                let l = trimmed.to_ascii_lowercase();
-                EExpr::Literal(ScalarValue::Boolean(matches!(l.as_str(), "true" | "t" | "yes" | "y")))
-            }
+            SqlType::Boolean => EExpr::Literal(ScalarValue::Boolean(literal_boolean(trimmed).unwrap_or_default())),
             SqlType::Int => EExpr::Literal(ScalarValue::Int32(trimmed.parse().unwrap_or_default())),
             SqlType::Bigint => EExpr::Literal(ScalarValue::Int64(trimmed.parse().unwrap_or_default())),
             SqlType::Double => EExpr::Literal(ScalarValue::Float64(trimmed.parse().unwrap_or_default())),
