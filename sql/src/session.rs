@@ -103,7 +103,8 @@ pub struct Session {
     /// Where queries report records they cannot decode, once enabled; see
     /// [`Session::enable_processing_log`].
     pub(crate) processing_log: Option<Arc<dyn riffle_engine::runtime::ProcessingLog>>,
-    /// Tables declared with `CREATE SOURCE TABLE` (queryable by pull
+    /// Streams and tables declared with `CREATE SOURCE` (read-only; tables
+    /// among them are queryable by pull
     /// queries without a persistent query).
     pub(crate) source_tables: std::collections::HashSet<String>,
     /// Materialized snapshots of tables for pull queries, by topic.
@@ -226,6 +227,15 @@ impl Session {
         Ok(out)
     }
 
+    /// `stream` or `table` when `name` was declared with `CREATE SOURCE`
+    /// (read-only: nothing may write to it).
+    fn read_only_kind(&self, name: &str) -> Option<String> {
+        if !self.source_tables.contains(name) {
+            return None;
+        }
+        self.catalog.source(name).map(|s| s.kind.name().to_ascii_lowercase())
+    }
+
     /// `${name}` replaced by `DEFINE`d variables.
     pub(crate) fn substitute(&self, text: &str) -> String {
         let mut s = text.to_string();
@@ -238,6 +248,12 @@ impl Session {
     fn run_statement(&mut self, stmt: Statement, text: &str) -> Result<Executed> {
         match stmt {
             Statement::CreateSource { kind, or_replace, if_not_exists, read_only, name, columns, props } => {
+                if or_replace && (read_only || self.source_tables.contains(&name)) {
+                    let k = kind.name().to_ascii_lowercase();
+                    return Err(SqlError::semantic(format!(
+                        "Cannot add {k} '{name}': CREATE OR REPLACE is not supported on source {k}s."
+                    )));
+                }
                 let created = name.clone();
                 let out = self.create_source(kind, or_replace, if_not_exists, name, columns, &props, text)?;
                 // `CREATE SOURCE TABLE` is materialized: pull queries may read it.
@@ -264,8 +280,18 @@ impl Session {
                 }
                 self.create_as_select(kind, &name, &props, &query, text)
             }
-            Statement::InsertInto { target, query } => self.insert_into(&target, &query, text),
-            Statement::InsertValues { target, columns, values } => self.insert_values(&target, columns, &values),
+            Statement::InsertInto { target, query } => {
+                if let Some(kind) = self.read_only_kind(&target) {
+                    return Err(SqlError::semantic(format!("Cannot insert into read-only {kind}: {target}")));
+                }
+                self.insert_into(&target, &query, text)
+            }
+            Statement::InsertValues { target, columns, values } => {
+                if let Some(kind) = self.read_only_kind(&target) {
+                    return Err(SqlError::semantic(format!("Cannot insert values into read-only {kind}: {target}")));
+                }
+                self.insert_values(&target, columns, &values)
+            }
             Statement::Drop { kind, if_exists, name, delete_topic } => {
                 let Some(src) = self.catalog.source(&name).cloned() else {
                     if if_exists {
@@ -283,8 +309,12 @@ impl Session {
                         kind.name()
                     )));
                 }
+                if delete_topic && self.source_tables.contains(&name) {
+                    return Err(SqlError::semantic(format!("Cannot delete topic for read-only source: {name}")));
+                }
                 self.terminate_writers(&name);
                 self.catalog.sources.remove(&name);
+                self.source_tables.remove(&name);
                 if let Ok(v) = self.views.get_mut() {
                     v.remove(&src.topic);
                 }
