@@ -110,6 +110,7 @@ impl PlanBuilder {
                 value_format,
                 keep_null_values: false,
                 record_metadata: false,
+                headers: Vec::new(),
                 meta,
             })),
         })
@@ -199,6 +200,52 @@ impl PlanBuilder {
         check_unique(&schema, &format!("Source {}", s.topic))?;
         s.meta.schema = schema;
         s.record_metadata = true;
+        Ok(PlanBuilder { plan: Arc::new(LogicalPlan::Source(s)) })
+    }
+
+    /// Adds columns read from each record's headers after the value columns
+    /// (ksqlDB's `HEADERS` and `HEADER('key')` columns): `(field, None)`
+    /// takes all headers as a list of `{KEY: Utf8, VALUE: Binary}` structs,
+    /// `(field, Some(key))` the last value of header `key` as Binary (NULL
+    /// when the record has none). Must come before
+    /// [`PlanBuilder::with_record_metadata`].
+    ///
+    /// # Errors
+    /// Not a source; record metadata already on; a field whose type does
+    /// not fit what it reads; a name clash.
+    pub fn with_header_columns(self, columns: Vec<(Field, Option<String>)>) -> Result<Self> {
+        let LogicalPlan::Source(s) = &*self.plan else {
+            return Err(EngineError::plan(self.node_name("Source"), "only a source has header columns"));
+        };
+        let at = format!("Source {}", s.topic);
+        if s.record_metadata {
+            return Err(EngineError::plan(at, "header columns go before record metadata"));
+        }
+        let mut s = s.clone();
+        let mut fields: Vec<Field> = s.meta.schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+        for (f, key) in columns {
+            let fits = match (&key, f.data_type()) {
+                (Some(_), DataType::Binary) => true,
+                (None, DataType::List(item)) => matches!(item.data_type(), DataType::Struct(fs)
+                    if fs.len() == 2 && fs[0].data_type() == &DataType::Utf8 && fs[1].data_type() == &DataType::Binary),
+                _ => false,
+            };
+            if !fits {
+                return Err(EngineError::plan(
+                    at,
+                    format!(
+                        "header column {} has type {}; all headers need a list of {{Utf8, Binary}} structs, one header Binary",
+                        f.name(),
+                        f.data_type()
+                    ),
+                ));
+            }
+            fields.push(f);
+            s.headers.push(key);
+        }
+        let schema = schema_of(fields);
+        check_unique(&schema, &at)?;
+        s.meta.schema = schema;
         Ok(PlanBuilder { plan: Arc::new(LogicalPlan::Source(s)) })
     }
 

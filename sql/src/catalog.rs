@@ -87,9 +87,9 @@ pub struct SourceInfo {
 }
 
 impl SourceInfo {
-    /// A column (key or value) by name.
+    /// A column (key, value or header) by name.
     pub fn column(&self, name: &str) -> Option<&Column> {
-        self.key.iter().chain(&self.value).find(|c| c.name == name)
+        self.key.iter().chain(&self.value).chain(self.headers.iter().map(|(c, _)| c)).find(|c| c.name == name)
     }
 
     /// ksqlDB's schema string: `` `K` STRING KEY, `V` BIGINT ``.
@@ -97,6 +97,10 @@ impl SourceInfo {
         let key_word = if self.kind == SourceKind::Table { "PRIMARY KEY" } else { "KEY" };
         let mut parts: Vec<String> = self.key.iter().map(|c| format!("`{}` {} {key_word}", c.name, c.ty)).collect();
         parts.extend(self.value.iter().map(|c| format!("`{}` {}", c.name, c.ty)));
+        parts.extend(self.headers.iter().map(|(c, key)| match key {
+            None => format!("`{}` {} HEADERS", c.name, c.ty),
+            Some(k) => format!("`{}` {} HEADER('{k}')", c.name, c.ty),
+        }));
         parts.join(", ")
     }
 }

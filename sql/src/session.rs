@@ -516,6 +516,20 @@ impl Session {
             }
             let col = Column::new(c.name.clone(), c.ty.clone());
             if let Some(h) = &c.header {
+                let want = match h {
+                    None => SqlType::Array(Box::new(SqlType::Struct(vec![
+                        ("KEY".to_string(), SqlType::String),
+                        ("VALUE".to_string(), SqlType::Bytes),
+                    ]))),
+                    Some(_) => SqlType::Bytes,
+                };
+                if c.ty != want {
+                    let what = match h {
+                        None => "HEADERS".to_string(),
+                        Some(_) => "HEADER('key')".to_string(),
+                    };
+                    return Err(SqlError::semantic(format!("Invalid type for {what} column: expected {want}, got {}", c.ty)));
+                }
                 headers.push((col, h.clone()));
             } else if c.key {
                 check_key_type(&c.name, &c.ty)?;
@@ -738,6 +752,9 @@ impl Session {
                 "INSERT INTO can only be used to insert into a stream. {target} is a table."
             )));
         }
+        if !sink.headers.is_empty() {
+            return Err(SqlError::semantic(format!("Cannot insert into {target} because it has header columns")));
+        }
         let planner = self.planner();
         let planned = planner.plan_query(query, target)?;
         if planned.kind != SourceKind::Stream {
@@ -839,7 +856,10 @@ impl Session {
             .source(target)
             .cloned()
             .ok_or_else(|| SqlError::semantic(format!("Cannot insert values into an unknown stream/table: {target}")))?;
-        let all: Vec<String> = src.key.iter().chain(&src.value).map(|c| c.name.clone()).collect();
+        // Header columns count among "all columns" (so that a full VALUES
+        // list names them, and is refused below).
+        let all: Vec<String> =
+            src.key.iter().chain(&src.value).chain(src.headers.iter().map(|(c, _)| c)).map(|c| c.name.clone()).collect();
         if let Some(cols) = &columns {
             if let Some(pseudo) = cols.iter().find(|c| *c == "ROWPARTITION" || *c == "ROWOFFSET") {
                 return Err(SqlError::semantic(format!("Inserting into column `{pseudo}` is not allowed.")));

@@ -38,6 +38,8 @@ pub struct SourceSpec {
     pub(crate) window: Option<WindowSpec>,
     /// Whether rows end with the record's partition and offset.
     pub(crate) record_metadata: bool,
+    /// Header columns after the value columns (see `Source::headers`).
+    pub(crate) headers: Vec<Option<String>>,
 }
 
 impl SourceSpec {
@@ -54,6 +56,7 @@ impl SourceSpec {
             keep_null_values: s.keep_null_values,
             window: s.meta.window,
             record_metadata: s.record_metadata,
+            headers: s.headers.clone(),
         }
     }
 
@@ -70,8 +73,10 @@ impl SourceSpec {
             time: TimestampSpec::Record,
             keep_null_values: false,
             window: meta.window,
-            // Repartitioned rows carry the metadata as ordinary columns.
+            // Repartitioned rows carry the metadata and header columns as
+            // ordinary columns.
             record_metadata: false,
+            headers: Vec::new(),
         }
     }
 }
@@ -112,6 +117,48 @@ fn split_window<'a>(key: &'a [u8], window: &WindowSpec) -> std::result::Result<(
     Ok((inner, bounds))
 }
 
+/// One header column over `records`: all headers as a list of `{KEY,
+/// VALUE}` structs (`key` None), or the last value of header `key`.
+fn header_column<'a>(
+    data_type: &DataType,
+    key: Option<&str>,
+    records: impl Iterator<Item = &'a StoredRecord>,
+) -> std::result::Result<ArrayRef, arrow::error::ArrowError> {
+    use arrow::array::{BinaryBuilder, ListArray, StringBuilder, StructArray};
+    use arrow::buffer::OffsetBuffer;
+    match (key, data_type) {
+        (Some(k), _) => {
+            let mut b = BinaryBuilder::new();
+            for r in records {
+                match r.headers.iter().rev().find(|h| h.key == k).and_then(|h| h.value.as_ref()) {
+                    Some(v) => b.append_value(v),
+                    None => b.append_null(),
+                }
+            }
+            Ok(Arc::new(b.finish()))
+        }
+        (None, DataType::List(item)) => {
+            let DataType::Struct(fields) = item.data_type() else {
+                return Err(arrow::error::ArrowError::SchemaError(format!("HEADERS column of type {data_type}")));
+            };
+            let (mut keys, mut values, mut lengths) = (StringBuilder::new(), BinaryBuilder::new(), Vec::new());
+            for r in records {
+                for h in &r.headers {
+                    keys.append_value(&h.key);
+                    match &h.value {
+                        Some(v) => values.append_value(v),
+                        None => values.append_null(),
+                    }
+                }
+                lengths.push(r.headers.len());
+            }
+            let entries = StructArray::try_new(fields.clone(), vec![Arc::new(keys.finish()), Arc::new(values.finish())], None)?;
+            Ok(Arc::new(ListArray::try_new(item.clone(), OffsetBuffer::from_lengths(lengths), Arc::new(entries), None)?))
+        }
+        (None, other) => Err(arrow::error::ArrowError::SchemaError(format!("HEADERS column of type {other}"))),
+    }
+}
+
 /// Decodes fetched records of one source partition.
 #[derive(Debug)]
 pub struct SourceDecoder {
@@ -132,7 +179,7 @@ impl SourceDecoder {
         let fields = spec.schema.fields();
         let value_start = spec.key_len + if spec.window.is_some() { 2 } else { 0 };
         let key_schema = Arc::new(Schema::new(fields[..spec.key_len].to_vec()));
-        let value_end = fields.len() - if spec.record_metadata { 2 } else { 0 };
+        let value_end = fields.len() - if spec.record_metadata { 2 } else { 0 } - spec.headers.len();
         let value_schema = Arc::new(Schema::new(fields[value_start..value_end].to_vec()));
         let time_col = match &spec.time {
             TimestampSpec::Record | TimestampSpec::Expr(_) => None,
@@ -302,6 +349,13 @@ impl SourceDecoder {
             } else {
                 let ix = UInt32Array::from_iter(chosen.iter().map(|&i| value_row[i].map(|r| r as u32)));
                 cols.push(take(c, &ix, None).map_err(err)?);
+            }
+        }
+        if !self.spec.headers.is_empty() {
+            let first = cols.len();
+            for (j, key) in self.spec.headers.iter().enumerate() {
+                let field = self.spec.schema.field(first + j);
+                cols.push(header_column(field.data_type(), key.as_deref(), chosen.iter().map(|&i| &records[i])).map_err(err)?);
             }
         }
         if self.spec.record_metadata {

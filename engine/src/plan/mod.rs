@@ -120,6 +120,10 @@ pub struct Source {
     /// Whether the rows end with [`ROWPARTITION`] (INT) and [`ROWOFFSET`]
     /// (BIGINT): where each record was read from.
     pub record_metadata: bool,
+    /// Columns read from the record's headers, after the value columns:
+    /// `None` for all headers (a list of `{KEY, VALUE}` structs, in record
+    /// order), `Some(key)` for the last value of that header (binary).
+    pub headers: Vec<Option<String>>,
     /// Output.
     pub meta: Meta,
 }

@@ -925,7 +925,7 @@ impl<'a> Planner<'a> {
         for c in &src.key {
             scope.cols.push(ScopeCol { qualifier: Some(q.clone()), name: c.name.clone(), engine: c.name.clone(), key: true });
         }
-        for c in &src.value {
+        for c in src.value.iter().chain(src.headers.iter().map(|(c, _)| c)) {
             scope.cols.push(ScopeCol { qualifier: Some(q.clone()), name: c.name.clone(), engine: c.name.clone(), key: false });
         }
         if self.record_metadata {
@@ -1543,10 +1543,15 @@ pub fn source_builder(src: &SourceInfo, functions: &Functions) -> Result<PlanBui
         SourceKind::Stream => PlanBuilder::stream(&src.topic, key_format, value_format, &key, value, time)?,
         SourceKind::Table => PlanBuilder::table(&src.topic, key_format, value_format, &key, value, time)?,
     };
-    Ok(match src.window {
+    let b = match src.window {
         Some(w) => b.with_key_window(key_window(w))?,
         None => b,
-    })
+    };
+    if src.headers.is_empty() {
+        return Ok(b);
+    }
+    let headers = src.headers.iter().map(|(c, key)| (Field::new(&c.name, c.ty.to_arrow(), true), key.clone())).collect();
+    Ok(b.with_header_columns(headers)?)
 }
 
 /// The engine window of a windowed source's keys: only its layout and, for
