@@ -451,6 +451,18 @@ fn compare(op: BinaryOp, l: Value, r: Value) -> Result<Value, BinaryError> {
     if t == DataType::Null {
         return Ok(Value::null_scalar(&DataType::Boolean));
     }
+    if t.is_nested() {
+        let negated = match op {
+            BinaryOp::Eq => false,
+            BinaryOp::NotEq => true,
+            _ => return Err(BinaryError::Type(format!("cannot order values of type {}; only = and <> compare them", sql_type(&t)))),
+        };
+        let n = match (&l, &r) {
+            (Value::Array(a), _) | (_, Value::Array(a)) => a.len(),
+            _ => 1,
+        };
+        return Ok(array_op(l, r, n, |a, b| nested_equal(a, b, negated))?);
+    }
     let (l, r) = (l.cast(&t)?, r.cast(&t)?);
     let f = match op {
         BinaryOp::Eq => cmp::eq,
@@ -593,7 +605,13 @@ fn comparison_type(l: &DataType, r: &DataType) -> Result<DataType, String> {
     let mismatch =
         || format!("cannot compare {} with {}; CAST one side to the type of the other", sql_type(l), sql_type(r));
     if l.is_nested() || r.is_nested() {
-        return Err(mismatch());
+        // Collections and structs compare for equality with one of the same
+        // type (element by element, NULL elements equal), nothing else.
+        return match (l, r) {
+            (DataType::Null, t) | (t, DataType::Null) => Ok(t.clone()),
+            _ if nested_comparable(l) && l.equals_datatype(r) => Ok(l.clone()),
+            _ => Err(mismatch()),
+        };
     }
     if l == r {
         return Ok(l.clone());
@@ -611,6 +629,27 @@ fn comparison_type(l: &DataType, r: &DataType) -> Result<DataType, String> {
     }
 }
 
+/// Whether values of a nested type can be compared for equality: lists
+/// and structs of comparable types (maps have no order to compare by).
+fn nested_comparable(t: &DataType) -> bool {
+    match t {
+        DataType::List(f) | DataType::LargeList(f) => nested_comparable(f.data_type()),
+        DataType::Struct(fs) => fs.iter().all(|f| nested_comparable(f.data_type())),
+        DataType::Map(..) => false,
+        _ => true,
+    }
+}
+
+/// `l = r` (or `<>`) on lists or structs, row by row: NULL when either side
+/// is NULL, else whether every element (NULL elements equal) matches.
+fn nested_equal(l: &dyn Array, r: &dyn Array, negated: bool) -> Result<ArrayRef, ArrowError> {
+    let cmp = arrow::array::make_comparator(l, r, arrow::compute::SortOptions::default())?;
+    let out: BooleanArray = (0..l.len())
+        .map(|i| (l.is_valid(i) && r.is_valid(i)).then(|| (cmp(i, i) == std::cmp::Ordering::Equal) != negated))
+        .collect();
+    Ok(Arc::new(out))
+}
+
 fn boolean_operand(what: &str, t: &DataType) -> Result<(), String> {
     match t {
         DataType::Boolean | DataType::Null => Ok(()),
@@ -623,7 +662,10 @@ fn binary_type(op: BinaryOp, l: &DataType, r: &DataType) -> Result<DataType, Str
         return arithmetic_type(op, l, r);
     }
     if op.is_comparison() {
-        comparison_type(l, r)?;
+        let t = comparison_type(l, r)?;
+        if t.is_nested() && !matches!(op, BinaryOp::Eq | BinaryOp::NotEq) {
+            return Err(format!("cannot order values of type {}; only = and <> compare them", sql_type(&t)));
+        }
         return Ok(DataType::Boolean);
     }
     match op {
@@ -915,6 +957,40 @@ mod tests {
         assert!(err(&bad).contains("incompatible types INT and STRING"));
         let bad = Expr::Case { when_then: vec![(col("a"), Expr::lit(1))], else_expr: None };
         assert!(err(&bad).contains("WHEN needs a BOOLEAN operand"));
+    }
+
+    #[test]
+    fn lists_and_structs_compare_for_equality_only() {
+        use arrow::array::{ListArray, StructArray};
+        use arrow::datatypes::Int64Type;
+        let lists = |rows: Vec<Option<Vec<Option<i64>>>>| Arc::new(ListArray::from_iter_primitive::<Int64Type, _, _>(rows)) as ArrayRef;
+        let l = lists(vec![Some(vec![Some(1), None]), Some(vec![Some(1)]), None, Some(vec![])]);
+        let r = lists(vec![Some(vec![Some(1), None]), Some(vec![Some(2)]), Some(vec![]), Some(vec![])]);
+        let st = |vals: Vec<Option<i64>>| {
+            let f = Arc::new(Field::new("F0", DataType::Int64, true));
+            Arc::new(StructArray::from(vec![(f, Arc::new(Int64Array::from(vals)) as ArrayRef)])) as ArrayRef
+        };
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("l", l.data_type().clone(), true),
+            Field::new("r", r.data_type().clone(), true),
+            Field::new("p", st(vec![]).data_type().clone(), true),
+            Field::new("q", st(vec![]).data_type().clone(), true),
+        ]));
+        let rows = RecordBatch::try_new(
+            schema,
+            vec![l, r, st(vec![Some(1), Some(2), None, Some(4)]), st(vec![Some(1), Some(3), None, Some(4)])],
+        )
+        .unwrap();
+        let b = Batch::new(rows, TimestampMillisecondArray::from(vec![0; 4]).reinterpret_cast::<arrow::datatypes::Int64Type>());
+        let eval_bools = |e: &Expr| evaluate(e, &b).unwrap().as_boolean().iter().collect::<Vec<_>>();
+        assert_eq!(eval_bools(&col("l").eq(col("r"))), vec![Some(true), Some(false), None, Some(true)]);
+        assert_eq!(eval_bools(&col("l").not_eq(col("r"))), vec![Some(false), Some(true), None, Some(false)]);
+        assert_eq!(eval_bools(&col("p").eq(col("q"))), vec![Some(true), Some(false), Some(true), Some(true)]);
+        let within = Expr::InList { expr: Box::new(col("l")), list: vec![col("r")], negated: false };
+        assert_eq!(eval_bools(&within), vec![Some(true), Some(false), None, Some(true)]);
+        // Ordering is not defined on them, nor equality across types.
+        assert!(evaluate(&col("l").lt(col("r")), &b).unwrap_err().to_string().contains("only = and <>"));
+        assert!(evaluate(&col("l").eq(col("p")), &b).is_err());
     }
 
     #[test]
