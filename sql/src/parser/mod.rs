@@ -119,6 +119,13 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// An error at the token just consumed, in `message`'s own words (not
+    /// a syntax error).
+    fn error_at_previous(&self, message: String) -> SqlError {
+        let t = &self.tokens[self.pos.saturating_sub(1).min(self.tokens.len() - 1)];
+        SqlError::Parse { line: t.line, column: t.column, message }
+    }
+
     fn advance(&mut self) -> Tok {
         let t = self.peek().clone();
         if self.pos < self.tokens.len() - 1 {
@@ -494,7 +501,7 @@ impl<'a> Parser<'a> {
         let neg = self.eat_sym("-");
         let lit = match self.advance() {
             Tok::Str(s) => Literal::String(s),
-            Tok::Number(n) => number_literal(&n, neg).ok_or_else(|| self.error(format!("bad number '{n}'")))?,
+            Tok::Number(n) => number_literal(&n, neg).map_err(|m| self.error_at_previous(m))?,
             Tok::Ident { text, quoted: false } if text == "TRUE" => Literal::Boolean(true),
             Tok::Ident { text, quoted: false } if text == "FALSE" => Literal::Boolean(false),
             Tok::Ident { text, quoted: false } if text == "NULL" => Literal::Null,
@@ -928,6 +935,12 @@ impl<'a> Parser<'a> {
 
     fn unary(&mut self) -> Result<Expr> {
         if self.eat_sym("-") {
+            // `-` and a number are one literal (the smallest BIGINT only
+            // exists that way).
+            if let Tok::Number(n) = self.peek().clone() {
+                self.pos += 1;
+                return Ok(Expr::Literal(number_literal(&n, true).map_err(|m| self.error_at_previous(m))?));
+            }
             return Ok(match self.unary()? {
                 Expr::Literal(Literal::Integer(v)) => Expr::Literal(Literal::Integer(-v)),
                 Expr::Literal(Literal::Double(v)) => Expr::Literal(Literal::Double(-v)),
@@ -962,7 +975,7 @@ impl<'a> Parser<'a> {
         match self.peek().clone() {
             Tok::Number(n) => {
                 self.pos += 1;
-                Ok(Expr::Literal(number_literal(&n, false).ok_or_else(|| self.error(format!("bad number '{n}'")))?))
+                Ok(Expr::Literal(number_literal(&n, false).map_err(|m| self.error_at_previous(m))?))
             }
             Tok::Str(s) => {
                 self.pos += 1;
@@ -1135,18 +1148,22 @@ fn distinct_from(a: Expr, b: Expr, negated: bool) -> Expr {
     }
 }
 
-fn number_literal(n: &str, neg: bool) -> Option<Literal> {
+/// A numeric literal, as ksqlDB types it: an exponent makes a DOUBLE, a
+/// decimal point a DECIMAL, digits alone an INT/BIGINT. `Err` says why the
+/// text is no number (ksqlDB's wording).
+fn number_literal(n: &str, neg: bool) -> std::result::Result<Literal, String> {
     let text = if neg { format!("-{n}") } else { n.to_string() };
     if text.contains(['e', 'E']) {
-        return text.parse().ok().map(Literal::Double);
+        return match text.parse::<f64>() {
+            Ok(v) if v.is_finite() => Ok(Literal::Double(v)),
+            Ok(_) => Err(format!("Number overflows DOUBLE: {text}")),
+            Err(_) => Err(format!("bad number '{text}'")),
+        };
     }
     if text.contains('.') {
-        return Some(Literal::Decimal(text));
+        return Ok(Literal::Decimal(text));
     }
-    match text.parse::<i64>() {
-        Ok(v) => Some(Literal::Integer(v)),
-        Err(_) => Some(Literal::Decimal(text)),
-    }
+    text.parse::<i64>().map(Literal::Integer).map_err(|_| format!("Invalid numeric literal: {text}"))
 }
 
 #[cfg(test)]
@@ -1155,6 +1172,27 @@ mod tests {
 
     fn parse(s: &str) -> Statement {
         parse_statement(s, &BTreeMap::new()).unwrap()
+    }
+
+    #[test]
+    fn numeric_literals_are_typed_and_checked_as_ksqldb_does() {
+        let select = |lit: &str| parse_statement(&format!("CREATE STREAM O AS SELECT {lit} AS X FROM I;"), &BTreeMap::new());
+        let first = |s: Statement| {
+            let Statement::CreateAsSelect { query, .. } = s else { panic!("{s:?}") };
+            format!("{:?}", query.select[0])
+        };
+        assert!(first(select("-9223372036854775808").unwrap()).contains("Integer(-9223372036854775808)"));
+        assert!(first(select("1.50").unwrap()).contains("Decimal(\"1.50\")"));
+        assert!(first(select("-2e3").unwrap()).contains("Double(-2000.0)"));
+        for (lit, msg) in [
+            ("9223372036854775808", "Invalid numeric literal: 9223372036854775808"),
+            ("-9223372036854775809", "Invalid numeric literal: -9223372036854775809"),
+            ("1.7976931348623159E308", "Number overflows DOUBLE: 1.7976931348623159E308"),
+            ("-1.8E308", "Number overflows DOUBLE: -1.8E308"),
+        ] {
+            let e = select(lit).unwrap_err().to_string();
+            assert!(e.ends_with(msg), "{lit}: {e}");
+        }
     }
 
     #[test]

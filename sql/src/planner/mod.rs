@@ -1011,6 +1011,12 @@ impl<'a> Planner<'a> {
         let (left, right, kind) = if swapped { (right, left, JoinType::Left) } else { (left, right, kind) };
         let (mut lb, lscope, lkeys) = self.join_side(left, inputs)?;
         let (mut rb, rscope, _) = self.join_side(right, inputs)?;
+        if let Expr::Binary { op: BinOp::And, .. } = on {
+            return Err(SqlError::semantic(format!(
+                "Invalid join condition: joins on multiple conditions are not yet supported. Got {}.",
+                display_expr(on)
+            )));
+        }
         let Expr::Binary { op: BinOp::Eq, left: a, right: c } = on else {
             return Err(SqlError::semantic(format!(
                 "Unsupported join expression: {}. Joins need an equality between one column of each side.",
