@@ -613,7 +613,7 @@ impl Session {
         for which in ["KEY_FORMAT", "VALUE_FORMAT"] {
             if both.is_some() && prop(props, which).is_some() {
                 return Err(SqlError::semantic(format!(
-                    "Cannot supply both '{which}' and 'FORMAT' properties, as 'FORMAT' sets both key and value formats.\nEither use just 'FORMAT', or use 'KEY_FORMAT' and 'VALUE_FORMAT'."
+                    "Cannot supply both '{which}' and 'FORMAT' properties, as 'FORMAT' sets both key and value formats. Either use just 'FORMAT', or use 'KEY_FORMAT' and 'VALUE_FORMAT'."
                 )));
             }
         }
@@ -723,6 +723,10 @@ impl Session {
             })?;
             if matches!(col.ty, SqlType::Bigint | SqlType::Timestamp) {
                 sink = sink.with_output_timestamp(t)?;
+            } else if prop_str(props, "TIMESTAMP_FORMAT").is_none() || col.ty != SqlType::String {
+                return Err(SqlError::semantic(format!(
+                    "Timestamp column, `{t}`, should be LONG(INT64), TIMESTAMP, or a String with a timestamp_format specified."
+                )));
             }
         }
         let plan = sink.build();
@@ -855,7 +859,19 @@ impl Session {
             .catalog
             .source(target)
             .cloned()
-            .ok_or_else(|| SqlError::semantic(format!("Cannot insert values into an unknown stream/table: {target}")))?;
+            .ok_or_else(|| {
+                // A source whose name differs only in case: say how to quote.
+                let hint = match self.catalog.sources.keys().find(|n| n.eq_ignore_ascii_case(target)) {
+                    Some(n) if n.to_ascii_uppercase() == *n => {
+                        format!("\nDid you mean {n}? Hint: try removing double quotes from the source name.")
+                    }
+                    Some(n) => format!(
+                        "\nDid you mean \"{n}\"? Hint: wrap the source name in double quotes to make it case-sensitive."
+                    ),
+                    None => String::new(),
+                };
+                SqlError::semantic(format!("Cannot insert values into an unknown stream/table: `{target}`{hint}"))
+            })?;
         // Header columns count among "all columns" (so that a full VALUES
         // list names them, and is refused below).
         let all: Vec<String> =
