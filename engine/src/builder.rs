@@ -297,6 +297,11 @@ impl PlanBuilder {
     /// # Errors
     /// A predicate that is not BOOLEAN or reads unknown columns.
     pub fn filter(self, predicate: Expr) -> Result<Self> {
+        // A filter keeps only TRUE rows: `p IS TRUE` there is `p`.
+        let predicate = match predicate {
+            Expr::IsTrue(p) => *p,
+            p => p,
+        };
         let t = expr_type(&predicate, &self.meta().schema)?;
         if t != DataType::Boolean && t != DataType::Null {
             return Err(EngineError::plan(

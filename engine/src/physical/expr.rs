@@ -62,6 +62,10 @@ pub fn expr_type(expr: &Expr, schema: &Schema) -> Result<DataType> {
             boolean_operand("NOT", &expr_type(e, schema)?).map_err(err)?;
             Ok(DataType::Boolean)
         }
+        Expr::IsTrue(e) => {
+            boolean_operand("IS TRUE", &expr_type(e, schema)?).map_err(err)?;
+            Ok(DataType::Boolean)
+        }
         Expr::Negative(e) => negative_type(&expr_type(e, schema)?).map_err(err),
         Expr::IsNull { expr: e, .. } => {
             expr_type(e, schema)?;
@@ -288,6 +292,23 @@ fn eval(expr: &Expr, batch: &Batch) -> Result<Value> {
                 BinaryError::Type(reason) => type_err(reason),
                 BinaryError::Arrow(e) => ae(e),
             })
+        }
+        Expr::IsTrue(e) => {
+            let v = eval(e, batch)?;
+            boolean_operand("IS TRUE", v.data_type()).map_err(type_err)?;
+            v.cast(&DataType::Boolean)
+                .and_then(|v| {
+                    v.map(|a| {
+                        let b = as_bool(a)?;
+                        // NULL -> false: the values under the validity mask.
+                        let values = match b.nulls() {
+                            Some(n) => b.values() & n.inner(),
+                            None => b.values().clone(),
+                        };
+                        Ok(Arc::new(BooleanArray::new(values, None)))
+                    })
+                })
+                .map_err(ae)
         }
         Expr::Not(e) => {
             let v = eval(e, batch)?;
@@ -957,6 +978,15 @@ mod tests {
         assert!(err(&bad).contains("incompatible types INT and STRING"));
         let bad = Expr::Case { when_then: vec![(col("a"), Expr::lit(1))], else_expr: None };
         assert!(err(&bad).contains("WHEN needs a BOOLEAN operand"));
+    }
+
+    #[test]
+    fn is_true_turns_null_into_false() {
+        assert_eq!(bools(&Expr::IsTrue(Box::new(col("flag")))), vec![Some(true), Some(false), Some(false), Some(true)]);
+        let cmp = Expr::IsTrue(Box::new(col("a").eq(Expr::lit(2))));
+        assert_eq!(bools(&cmp), vec![Some(false), Some(true), Some(false), Some(false)]);
+        assert_eq!(bools(&Expr::Not(Box::new(cmp))), vec![Some(true), Some(false), Some(true), Some(true)]);
+        assert!(err(&Expr::IsTrue(Box::new(col("s")))).contains("IS TRUE needs a BOOLEAN operand"));
     }
 
     #[test]

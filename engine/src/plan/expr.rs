@@ -164,6 +164,10 @@ pub enum Expr {
     Not(Box<Expr>),
     /// `-expr`.
     Negative(Box<Expr>),
+    /// `expr IS TRUE`: true when the BOOLEAN operand is true, false when it
+    /// is false or NULL (never NULL). ksqlDB's comparisons are this over
+    /// SQL's (a comparison with a NULL operand is false).
+    IsTrue(Box<Expr>),
     /// `expr IS NULL` (or `IS NOT NULL` when `negated`).
     IsNull {
         /// Operand.
@@ -348,7 +352,7 @@ impl Expr {
                 left.visit(f);
                 right.visit(f);
             }
-            Expr::Not(e) | Expr::Negative(e) => e.visit(f),
+            Expr::Not(e) | Expr::Negative(e) | Expr::IsTrue(e) => e.visit(f),
             Expr::IsNull { expr, .. } | Expr::Cast { expr, .. } => expr.visit(f),
             Expr::Case { when_then, else_expr } => {
                 for (w, t) in when_then {
@@ -390,6 +394,7 @@ impl fmt::Display for Expr {
             Expr::Literal(v) => write!(f, "{v}"),
             Expr::Binary { left, op, right } => write!(f, "({left} {op} {right})"),
             Expr::Not(e) => write!(f, "(NOT {e})"),
+            Expr::IsTrue(e) => write!(f, "({e} IS TRUE)"),
             Expr::Negative(e) => write!(f, "(-{e})"),
             Expr::IsNull { expr, negated } => {
                 write!(f, "({expr} IS {}NULL)", if *negated { "NOT " } else { "" })

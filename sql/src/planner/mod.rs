@@ -1350,7 +1350,9 @@ impl<'a> Planner<'a> {
                 } else {
                     (l, r)
                 };
-                EExpr::Binary { left: Box::new(l), op, right: Box::new(r) }
+                let e = EExpr::Binary { left: Box::new(l), op, right: Box::new(r) };
+                // ksqlDB: a comparison with a NULL operand is false, not NULL.
+                if op.is_comparison() { EExpr::IsTrue(Box::new(e)) } else { e }
             }
             Expr::Not(x) => EExpr::Not(Box::new(rec(x)?)),
             Expr::Negate(x) => EExpr::Negative(Box::new(rec(x)?)),
