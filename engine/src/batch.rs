@@ -2,7 +2,10 @@
 //! `RecordBatch` of rows with each row's event time and, for tables, what
 //! each row changes.
 
+use std::sync::Arc;
+
 use arrow::array::{Array, BooleanArray, Int64Array, RecordBatch};
+use riffle_log::record::Header;
 use arrow::compute::filter_record_batch;
 use arrow::compute::kernels::filter::filter;
 
@@ -30,12 +33,16 @@ pub struct Batch {
     pub timestamps: Int64Array,
     /// Table semantics, when the producer is a table.
     pub change: Option<Change>,
+    /// The Kafka headers of the record each row came from, when any row
+    /// has some. Stateless operators (filter, project, re-key) keep them
+    /// and sinks write them, as Kafka Streams forwards a record's headers.
+    pub headers: Option<Arc<Vec<Vec<Header>>>>,
 }
 
 impl Batch {
     /// A stream batch.
     pub fn new(rows: RecordBatch, timestamps: Int64Array) -> Self {
-        Batch { rows, timestamps, change: None }
+        Batch { rows, timestamps, change: None, headers: None }
     }
 
     /// Number of rows.
@@ -92,7 +99,10 @@ impl Batch {
                 Some(Change { deleted, old })
             }
         };
-        Ok(Batch { rows, timestamps, change })
+        let headers = self.headers.as_ref().map(|h| {
+            Arc::new(h.iter().enumerate().filter(|(i, _)| mask.is_valid(*i) && mask.value(*i)).map(|(_, h)| h.clone()).collect())
+        });
+        Ok(Batch { rows, timestamps, change, headers })
     }
 
     /// Rows `offset..offset + len`.
@@ -104,6 +114,7 @@ impl Batch {
                 deleted: c.deleted.slice(offset, len),
                 old: c.old.as_ref().map(|(o, p)| (o.slice(offset, len), p.slice(offset, len))),
             }),
+            headers: self.headers.as_ref().map(|h| Arc::new(h[offset..offset + len].to_vec())),
         }
     }
 }

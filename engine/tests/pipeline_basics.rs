@@ -23,6 +23,36 @@ fn ev(user: &str, action: &str, amount: f64) -> Vec<u8> {
 }
 
 #[test]
+fn record_headers_ride_through_stateless_operators() {
+    use riffle_log::client::LogClient;
+    use riffle_log::record::{Header, Record};
+    let plan = events()
+        .filter(Expr::col("action").eq(Expr::lit("buy")))
+        .unwrap()
+        .project(vec![(Expr::col("user"), "user".into())])
+        .unwrap()
+        .sink("out", Arc::new(KafkaFormat), Arc::new(JsonFormat))
+        .unwrap()
+        .build();
+    let mut d = TestDriver::new("t-headers", &[plan]).unwrap();
+    let rec = |action: &str, headers: Vec<Header>| Record {
+        key: None,
+        value: Some(ev("a", action, 1.0).into()),
+        timestamp: Some(1),
+        headers,
+    };
+    let h = |k: &str, v: &'static [u8]| Header { key: k.into(), value: Some(bytes::Bytes::from_static(v)) };
+    d.log()
+        .append("events", 0, &[rec("buy", vec![h("trace", b"1"), h("trace", b"2")]), rec("view", vec![h("x", b"y")]), rec("buy", vec![])])
+        .unwrap();
+    d.run().unwrap();
+    let out = d.read_output("out").unwrap();
+    assert_eq!(out.len(), 2);
+    assert_eq!(out[0].headers, vec![h("trace", b"1"), h("trace", b"2")]);
+    assert!(out[1].headers.is_empty());
+}
+
+#[test]
 fn filter_and_project_keep_matching_rows_in_order() {
     let plan = events()
         .filter(Expr::col("action").eq(Expr::lit("buy")))

@@ -361,7 +361,7 @@ impl ClosureOp {
             None => None,
         };
         let timestamps = pick_times(&batch, &out.src);
-        ctx.emit(Batch { rows, timestamps, change: Some(Change { deleted: BooleanArray::from(out.deleted), old }) });
+        ctx.emit(Batch { rows, timestamps, change: Some(Change { deleted: BooleanArray::from(out.deleted), old }), headers: None });
         Ok(())
     }
 }
@@ -387,7 +387,7 @@ impl Operator for ClosureOp {
         let rows = self.assemble(&batch.rows, &out)?;
         let timestamps = pick_times(&batch, &out.src);
         let change = any_delete.then(|| Change { deleted: BooleanArray::from(out.deleted), old: None });
-        ctx.emit(Batch { rows, timestamps, change });
+        ctx.emit(Batch { rows, timestamps, change, headers: None });
         Ok(())
     }
 }

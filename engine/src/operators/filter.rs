@@ -102,7 +102,7 @@ pub(crate) fn to_deletes(batch: Batch, drop: &BooleanArray, value_start: usize, 
     // Rows with a NULL predicate count as not matching.
     let deleted = BooleanArray::from_iter(deleted.iter().map(|v| Some(v.unwrap_or(true))));
     let old = batch.change.and_then(|c| c.old);
-    Ok(Batch { rows, timestamps: batch.timestamps, change: Some(Change { deleted, old }) })
+    Ok(Batch { rows, timestamps: batch.timestamps, change: Some(Change { deleted, old }), headers: batch.headers })
 }
 
 impl Operator for FilterOp {

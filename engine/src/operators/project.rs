@@ -44,7 +44,7 @@ impl Operator for ProjectOp {
             }
             None => None,
         };
-        ctx.emit(Batch { rows, timestamps: batch.timestamps, change });
+        ctx.emit(Batch { rows, timestamps: batch.timestamps, change, headers: batch.headers });
         Ok(())
     }
 }

@@ -62,7 +62,7 @@ impl Operator for SelectKeyOp {
                 Some(c) => {
                     let old = match c.old {
                         Some((o, present)) if self.rename_only => {
-                            let ob = Batch { rows: o, timestamps: batch.timestamps.clone(), change: None };
+                            let ob = Batch { rows: o, timestamps: batch.timestamps.clone(), change: None, headers: None };
                             Some((self.rekey(&ob)?, present))
                         }
                         _ => None,
@@ -71,7 +71,7 @@ impl Operator for SelectKeyOp {
                 }
                 None => None,
             };
-            ctx.emit(Batch { rows, timestamps: batch.timestamps, change });
+            ctx.emit(Batch { rows, timestamps: batch.timestamps, change, headers: batch.headers });
             return Ok(());
         }
         // Table: retract old rows, add new rows; rows interleaved per input row.
@@ -80,7 +80,7 @@ impl Operator for SelectKeyOp {
         let add_keep: Vec<bool> = (0..n).map(|i| !batch.is_delete(i)).collect();
         let (olds, old_keep) = match batch.change.as_ref().and_then(|c| c.old.as_ref()) {
             Some((old, present)) => {
-                let ob = Batch { rows: old.clone(), timestamps: batch.timestamps.clone(), change: None };
+                let ob = Batch { rows: old.clone(), timestamps: batch.timestamps.clone(), change: None, headers: None };
                 (Some(self.rekey(&ob)?), (0..n).map(|i| present.is_valid(i) && present.value(i)).collect::<Vec<_>>())
             }
             None => (None, vec![false; n]),
@@ -111,6 +111,7 @@ impl Operator for SelectKeyOp {
             rows,
             timestamps: Int64Array::from(ts),
             change: Some(Change { deleted: BooleanArray::from(deleted), old: None }),
+            headers: None,
         });
         Ok(())
     }

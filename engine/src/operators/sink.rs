@@ -6,7 +6,7 @@
 //! time windows; end then start for sessions). The partition is murmur2 of
 //! the unwindowed key bytes, as Kafka's default partitioner (and Kafka
 //! Streams' windowed partitioner) would choose. Rows that delete their key
-//! become tombstones. The record timestamp is the row's event time.
+//! become tombstones. Records carry the headers their rows brought along. The record timestamp is the row's event time.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -145,7 +145,7 @@ impl Operator for SinkOp {
             };
             let key = key.map(|k| key_buf.slice(k.clone()));
             let delete = batch.is_delete(i);
-            let mut headers = Vec::new();
+            let mut headers = batch.headers.as_ref().map(|h| h[i].clone()).unwrap_or_default();
             let value = if delete && !self.mark_retractions {
                 None
             } else {

@@ -168,6 +168,7 @@ impl Operator for TableOp {
             rows: batch.rows,
             timestamps: batch.timestamps,
             change: Some(Change { deleted: BooleanArray::from(deleted), old: Some((old_rows, present)) }),
+            headers: batch.headers,
         };
         let out = if keep.true_count() == n { out } else { out.filter(&keep)? };
         ctx.emit(out);

@@ -406,6 +406,13 @@ impl SourceDecoder {
                 batch.change = Some(Change { deleted: BooleanArray::from(deleted), old: None });
             }
         }
+        // The records' headers ride along (an internal topic's retraction
+        // mark is ours, not the user's).
+        let user_header = |h: &&riffle_log::record::Header| !(internal && h.key == RETRACT_HEADER);
+        if chosen.iter().any(|&i| records[i].headers.iter().any(|h| user_header(&h))) {
+            let headers = chosen.iter().map(|&i| records[i].headers.iter().filter(user_header).cloned().collect()).collect();
+            batch.headers = Some(Arc::new(headers));
+        }
         if bad_ts.iter().any(|b| *b) {
             for (j, &i) in chosen.iter().enumerate() {
                 if bad_ts[j] {

@@ -39,6 +39,9 @@ pub struct OutputRecord {
     pub value: Option<Bytes>,
     /// Record timestamp.
     pub timestamp: i64,
+    /// Record headers (those of the input record the row came from, for
+    /// stateless pipelines).
+    pub headers: Vec<riffle_log::record::Header>,
 }
 
 impl OutputRecord {
@@ -236,7 +239,7 @@ impl TestDriver {
                     break;
                 }
                 for r in f.records {
-                    out.push(OutputRecord { partition: p, key: r.key, value: r.value, timestamp: r.timestamp });
+                    out.push(OutputRecord { partition: p, key: r.key, value: r.value, timestamp: r.timestamp, headers: r.headers });
                 }
                 *pos = f.next_offset;
             }
