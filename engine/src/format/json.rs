@@ -3,9 +3,10 @@
 //!
 //! Decoding takes a hand-written single pass for flat objects of strings,
 //! integers, doubles and booleans (`json_flat`); anything else runs Arrow's
-//! JSON tape decoder over all payloads of a batch at once. Only when that fails (or a payload does not hold exactly one value)
-//! does it go payload by payload, to find and report the bad ones while the
-//! good ones still decode.
+//! JSON tape decoder over all payloads of a batch at once. Only when that
+//! fails (or a payload does not hold exactly one value) does it go payload
+//! by payload, to find and report the bad ones while the good ones still
+//! decode.
 
 use std::ops::Range;
 
@@ -63,10 +64,7 @@ impl Format for JsonFormat {
     }
 
     fn encode(&self, batch: &RecordBatch) -> Result<Vec<Vec<u8>>> {
-        let mut out = Vec::new();
-        let mut rows = Vec::with_capacity(batch.num_rows());
-        self.encode_into(batch, &mut out, &mut rows)?;
-        Ok(rows.into_iter().map(|r| out[r].to_vec()).collect())
+        super::encode_rows(self, batch)
     }
 
     fn encode_into(&self, batch: &RecordBatch, out: &mut Vec<u8>, rows: &mut Vec<Range<usize>>) -> Result<()> {

@@ -31,6 +31,18 @@ use crate::error::Result;
 /// A shared format.
 pub type FormatRef = Arc<dyn Format>;
 
+/// [`Format::encode`] for a format whose real work is
+/// [`Format::encode_into`]: one buffer, then a `Vec` per row.
+///
+/// # Errors
+/// As `format`'s `encode_into`.
+pub fn encode_rows<F: Format + ?Sized>(format: &F, batch: &RecordBatch) -> Result<Vec<Vec<u8>>> {
+    let mut buf = Vec::new();
+    let mut rows = Vec::with_capacity(batch.num_rows());
+    format.encode_into(batch, &mut buf, &mut rows)?;
+    Ok(rows.into_iter().map(|r| buf[r].to_vec()).collect())
+}
+
 /// Payloads decoded into columns.
 #[derive(Debug)]
 pub struct Decoded {

@@ -6,9 +6,9 @@
 //! State: slots live in memory (a map per window start) and are written
 //! behind to the store (window store or key-value store, changelogged) on
 //! every commit and when a window closes (closed windows of an unnamed
-//! store only where the store holds an older version of the slot). A slot that is not in memory is
-//! read from the store, so a restored task continues where the old one
-//! committed.
+//! store only where the store holds an older version of the slot). A slot
+//! that is not in memory is read from the store, so a restored task
+//! continues where the old one committed.
 //!
 //! Emission, as Kafka Streams and ksqlDB define it:
 //! - cache off: one update per input record, in input order;
@@ -61,6 +61,49 @@ pub(crate) struct Slot {
     stored: bool,
 }
 
+/// The aggregation's store: a window store for windowed aggregations, a
+/// key-value store otherwise (set at `init`).
+struct SlotStore {
+    name: String,
+    window: Option<Arc<WindowStoreImpl>>,
+    kv: Option<Arc<KvStore>>,
+    /// Whether the store may hold anything (checked once): a fresh store
+    /// is not read for every new slot.
+    may_have_data: Option<bool>,
+}
+
+impl SlotStore {
+    fn err(&self) -> impl Fn(riffle_state::StateError) -> EngineError + '_ {
+        move |e| EngineError::state(&self.name, e)
+    }
+
+    /// The stored version of a slot, if the store has one.
+    fn fetch(&mut self, key: &[u8], start: i64) -> Result<Option<Bytes>> {
+        let may = match self.may_have_data {
+            Some(v) => v,
+            None => {
+                let v = match (&self.window, &self.kv) {
+                    (Some(w), _) => !w.segment_ids().is_empty(),
+                    (_, Some(k)) => {
+                        k.approximate_num_entries().map_err(self.err())? > 0 || !k.all().map_err(self.err())?.is_empty()
+                    }
+                    _ => false,
+                };
+                self.may_have_data = Some(v);
+                v
+            }
+        };
+        if !may {
+            return Ok(None);
+        }
+        match (&self.window, &self.kv) {
+            (Some(w), _) => w.fetch(key, start).map_err(self.err()),
+            (_, Some(k)) => k.get(key).map_err(self.err()),
+            _ => Ok(None),
+        }
+    }
+}
+
 /// One window's groups: an index from key bytes to position, and the slots
 /// in the order they were made. A new group appends its slot next to the
 /// last one instead of writing a wide entry at a random place of the table,
@@ -102,7 +145,7 @@ impl WindowSlots {
 
 pub(crate) struct AggregateOp {
     name: String,
-    store_name: String,
+    store: SlotStore,
     window: Option<WindowSpec>,
     final_only: bool,
     /// The store is named (`materialize_as`) and interactive queries read it.
@@ -120,9 +163,6 @@ pub(crate) struct AggregateOp {
     last_emit_close: Option<i64>,
     /// Stream time of the window store: the latest window start written.
     store_time: i64,
-    wstore: Option<Arc<WindowStoreImpl>>,
-    kstore: Option<Arc<KvStore>>,
-    store_may_have_data: Option<bool>,
     starts: Vec<i64>,
     /// Slots of the last window evicted: a new window's map starts this
     /// large instead of growing through every power of two.
@@ -138,7 +178,7 @@ impl AggregateOp {
         let fresh = FreshAccs::new(&aggs, &arg_types)?;
         Ok(AggregateOp {
             name,
-            store_name,
+            store: SlotStore { name: store_name, window: None, kv: None, may_have_data: None },
             window,
             final_only,
             queryable: plan.store.is_some(),
@@ -153,9 +193,6 @@ impl AggregateOp {
             observed: i64::MIN,
             last_emit_close: None,
             store_time: i64::MIN,
-            wstore: None,
-            kstore: None,
-            store_may_have_data: None,
             starts: Vec::new(),
             window_capacity: 0,
         })
@@ -170,40 +207,7 @@ impl AggregateOp {
     }
 
     fn decode_slot(&self, bytes: &[u8]) -> Result<Slot> {
-        stored_slot(&self.fresh, &self.store_name, bytes)
-    }
-
-    /// The stored version of a slot, if the store has one. (Over fields
-    /// rather than `&mut self`, so that it can run while a window's slot map
-    /// is borrowed.)
-    fn fetch_stored(
-        (wstore, kstore): (&Option<Arc<WindowStoreImpl>>, &Option<Arc<KvStore>>),
-        may_have_data: &mut Option<bool>,
-        store_name: &str,
-        key: &[u8],
-        start: i64,
-    ) -> Result<Option<Bytes>> {
-        let err = |e| EngineError::state(store_name, e);
-        let may = match *may_have_data {
-            Some(v) => v,
-            None => {
-                let v = match (wstore, kstore) {
-                    (Some(w), _) => !w.segment_ids().is_empty(),
-                    (_, Some(k)) => k.approximate_num_entries().map_err(err)? > 0 || !k.all().map_err(err)?.is_empty(),
-                    _ => false,
-                };
-                *may_have_data = Some(v);
-                v
-            }
-        };
-        if !may {
-            return Ok(None);
-        }
-        match (wstore, kstore) {
-            (Some(w), _) => w.fetch(key, start).map_err(err),
-            (_, Some(k)) => k.get(key).map_err(err),
-            _ => Ok(None),
-        }
+        stored_slot(&self.fresh, &self.store.name, bytes)
     }
 
     fn window_end(&self, start: i64) -> i64 {
@@ -215,8 +219,8 @@ impl AggregateOp {
         if items.is_empty() {
             return Ok(());
         }
-        let err = |e| EngineError::state(&self.store_name, e);
-        match (&self.wstore, &self.kstore) {
+        let err = |e| EngineError::state(&self.store.name, e);
+        match (&self.store.window, &self.store.kv) {
             (Some(w), _) => {
                 let batch: Vec<(Bytes, i64, Option<Bytes>)> = items
                     .iter()
@@ -415,7 +419,7 @@ impl AggregateOp {
     /// Current rows for an interactive query: stored slots, overridden by
     /// the newer ones held in memory.
     fn query_rows(&self, key: Option<&RecordBatch>, windows: Option<(i64, i64)>) -> Result<RecordBatch> {
-        let key = key.map(|k| super::query_key(&self.key_conv, k, &self.store_name)).transpose()?;
+        let key = key.map(|k| super::query_key(&self.key_conv, k, &self.store.name)).transpose()?;
         let (lo, hi) = match (self.window, windows) {
             (None, _) => (NO_WINDOW, NO_WINDOW),
             (Some(_), Some((lo, hi))) => (lo.max(NO_WINDOW + 1), hi),
@@ -424,9 +428,9 @@ impl AggregateOp {
         if lo > hi {
             return Ok(RecordBatch::new_empty(self.out_schema.clone()));
         }
-        let err = |e| EngineError::state(&self.store_name, e);
+        let err = |e| EngineError::state(&self.store.name, e);
         let mut stored: Vec<(Vec<u8>, i64, Bytes)> = Vec::new();
-        match (&self.wstore, &self.kstore, &key) {
+        match (&self.store.window, &self.store.kv, &key) {
             (Some(w), _, Some(k)) => stored.extend(w.fetch_range(k, lo, hi).map_err(err)?.into_iter().map(|(s, v)| (k.clone(), s, v))),
             (Some(w), _, None) => stored.extend(
                 w.all().map_err(err)?.into_iter().filter(|e| (lo..=hi).contains(&e.window_start)).map(|e| (e.key.to_vec(), e.window_start, e.value)),
@@ -455,7 +459,7 @@ impl AggregateOp {
 
 impl Operator for AggregateOp {
     fn query(&mut self, store: &str, key: Option<&RecordBatch>, windows: Option<(i64, i64)>) -> Result<Option<RecordBatch>> {
-        if store != self.store_name {
+        if store != self.store.name {
             return Ok(None);
         }
         self.query_rows(key, windows).map(Some)
@@ -468,8 +472,8 @@ impl Operator for AggregateOp {
     fn init(&mut self, ctx: &mut InitContext<'_>) -> Result<()> {
         match self.window {
             Some(w) => {
-                self.wstore = Some(ctx.window_store(riffle_state::WindowSpec {
-                    name: self.store_name.clone(),
+                self.store.window = Some(ctx.window_store(riffle_state::WindowSpec {
+                    name: self.store.name.clone(),
                     retention_ms: w.store_retention_ms(),
                     segment_interval_ms: None,
                     retain_duplicates: false,
@@ -478,8 +482,8 @@ impl Operator for AggregateOp {
                 })?)
             }
             None => {
-                self.kstore = Some(ctx.key_value_store(KeyValueSpec {
-                    name: self.store_name.clone(),
+                self.store.kv = Some(ctx.key_value_store(KeyValueSpec {
+                    name: self.store.name.clone(),
                     cache_bytes: 0,
                     logged: true,
                 })?)
@@ -558,11 +562,10 @@ impl Operator for AggregateOp {
                 // the store when it has one).
                 let capacity = self.window_capacity;
                 let slots = self.windows.entry(start).or_insert_with(|| WindowSlots::with_capacity(capacity));
-                let (stores, may_have_data) = ((&self.wstore, &self.kstore), &mut self.store_may_have_data);
-                let (fresh, store_name) = (&self.fresh, &self.store_name);
+                let (store, fresh) = (&mut self.store, &self.fresh);
                 let slot = slots.get_or_insert(key, || {
-                    Ok(match Self::fetch_stored(stores, may_have_data, store_name, key, start)? {
-                        Some(b) => stored_slot(fresh, store_name, &b)?,
+                    Ok(match store.fetch(key, start)? {
+                        Some(b) => stored_slot(fresh, &store.name, &b)?,
                         None => fresh_slot(fresh)?,
                     })
                 })?;

@@ -6,7 +6,8 @@
 //! time windows; end then start for sessions). The partition is murmur2 of
 //! the unwindowed key bytes, as Kafka's default partitioner (and Kafka
 //! Streams' windowed partitioner) would choose. Rows that delete their key
-//! become tombstones. Records carry the headers their rows brought along. The record timestamp is the row's event time.
+//! become tombstones. Records carry the headers their rows brought along.
+//! The record timestamp is the row's event time.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;

@@ -253,10 +253,7 @@ impl Format for SqlFormat {
     }
 
     fn encode(&self, batch: &RecordBatch) -> EResult<Vec<Vec<u8>>> {
-        let mut buf = Vec::new();
-        let mut rows = Vec::with_capacity(batch.num_rows());
-        self.encode_into(batch, &mut buf, &mut rows)?;
-        Ok(rows.into_iter().map(|r| buf[r].to_vec()).collect())
+        riffle_engine::format::encode_rows(self, batch)
     }
 
     fn encode_into(&self, batch: &RecordBatch, out: &mut Vec<u8>, rows: &mut Vec<std::ops::Range<usize>>) -> EResult<()> {
