@@ -20,15 +20,21 @@ cores), records per broker CPU-second compares the brokers' efficiency
 better than wall-clock throughput, which then mostly measures the client.
 
     python3 tests/interop/bench.py [--runs 3] [--records 1000000] [--producers 2] [--rate 50000]
-        [--seconds 10] [--client rust|python] [--payload words|json] [--riffle PATH]
-        [--loadgen PATH] [--tansu PATH] [--json out.json]
+        [--seconds 10] [--partitions 4] [--client rust|python] [--payload words|json] [--riffle PATH]
+        [--loadgen PATH] [--tansu PATH] [--broker-cpus 0-7] [--client-cpus 8-15]
+        [--json out.json]
 
 --client rust (the default) runs the load generator `riffle perf kafka
 produce|e2e` (rdkafka crate; build it with `cargo build --release --bin
 riffle --features kafka-bench`; --loadgen names that binary, by default the
 --riffle one). Its per-record cost is librdkafka's, far below a Python
 loop's, so more of the machine is left to the broker. --client python runs
-the confluent-kafka producer and consumer processes below instead.
+the confluent-kafka producer and consumer processes below instead (the only
+use of the confluent-kafka package here).
+
+On a machine with more cores, --broker-cpus and --client-cpus keep the
+broker and the load generator apart, so that the broker, not the client,
+bounds produce throughput.
 
 riffle runs `riffle broker` on a data directory in /dev/shm (page-cache
 durability, the broker's default); Tansu runs with `--storage-engine
@@ -47,11 +53,25 @@ import sys
 import tempfile
 import time
 
-from confluent_kafka import Consumer, Producer, TopicPartition, OFFSET_BEGINNING
-from confluent_kafka.admin import AdminClient, NewTopic
 
 PARTITIONS = 4
 VALUE_BYTES = 1024
+
+
+def cpu_list(spec):
+    """`0-7,12` -> {0, 1, ..., 7, 12} (the taskset / cpuset syntax)."""
+    cpus = set()
+    for part in spec.split(","):
+        lo, _, hi = part.partition("-")
+        cpus.update(range(int(lo), int(hi or lo) + 1))
+    return cpus
+
+
+def pinned(cpus):
+    """A `preexec_fn` that confines the child to `cpus` (None: no pinning)."""
+    if not cpus:
+        return None
+    return lambda: os.sched_setaffinity(0, cpus)
 
 
 def free_port():
@@ -65,7 +85,7 @@ def free_port():
 class Broker:
     """A fresh broker process; `addr` once it is ready."""
 
-    def __init__(self, kind, binary):
+    def __init__(self, kind, binary, cpus=None):
         self.kind, self.dir = kind, tempfile.mkdtemp(dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
         port = free_port()
         self.addr = f"127.0.0.1:{port}"
@@ -76,7 +96,7 @@ class Broker:
             url = f"tcp://{self.addr}"
             cmd = [binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
                    "--storage-engine", "memory://tansu/"]
-        self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, preexec_fn=pinned(cpus))
         deadline = time.time() + 20
         while time.time() < deadline:
             try:
@@ -101,6 +121,7 @@ class Broker:
 
 
 def create_topic(addr, topic):
+    from confluent_kafka.admin import AdminClient, NewTopic
     admin = AdminClient({"bootstrap.servers": addr})  # kept alive until the result is in
     fs = admin.create_topics([NewTopic(topic, num_partitions=PARTITIONS, replication_factor=1)])
     for f in fs.values():
@@ -120,6 +141,7 @@ def values(n):
 
 
 def _produce(addr, topic, records, start, out):
+    from confluent_kafka import Producer
     p = Producer({"bootstrap.servers": addr, "compression.type": "lz4", "acks": "all", "linger.ms": 5,
                   "batch.size": 1 << 20, "queue.buffering.max.kbytes": 1 << 20,
                   "queue.buffering.max.messages": 1_000_000, "enable.idempotence": False,
@@ -170,6 +192,7 @@ def throughput(addr, records, producers):
 
 
 def _consume(addr, topic, expect, ready, out):
+    from confluent_kafka import Consumer, TopicPartition, OFFSET_BEGINNING
     c = Consumer({"bootstrap.servers": addr, "group.id": "bench", "enable.auto.commit": False,
                   "fetch.wait.max.ms": 100, "fetch.min.bytes": 1, "enable.partition.eof": False})
     c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(PARTITIONS)])
@@ -198,6 +221,7 @@ def latency(addr, rate, seconds):
     consumer = mp.Process(target=_consume, args=(addr, topic, total, ready, out), daemon=True)
     consumer.start()
     ready.wait(30)
+    from confluent_kafka import Producer
     p = Producer({"bootstrap.servers": addr, "compression.type": "lz4", "acks": "all", "linger.ms": 1,
                   "enable.idempotence": False})
     pad = values(1)[0]
@@ -234,11 +258,11 @@ def latency(addr, rate, seconds):
             "p50_ms": q(0.50), "p99_ms": q(0.99), "max_ms": ms[-1]}
 
 
-def loadgen(binary, test, addr, pid, args):
+def loadgen(binary, test, addr, pid, args, cpus=None):
     """Runs `riffle perf kafka TEST` against `addr` and returns its JSON."""
     cmd = [binary, "perf", "kafka", test, "--bootstrap", addr, "--broker-pid", str(pid),
            "--partitions", str(PARTITIONS), "--record-size", str(VALUE_BYTES), "--json"] + args
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, preexec_fn=pinned(cpus))
     if out.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.stderr}{out.stdout}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -253,6 +277,7 @@ def default_tansu():
 
 
 def main():
+    global PARTITIONS
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--records", type=int, default=1_000_000)
@@ -267,25 +292,31 @@ def main():
     ap.add_argument("--payload", choices=["words", "json"], default="words", help="value contents (rust client)")
     ap.add_argument("--tests", default="throughput,latency",
                     help="comma-separated: throughput, latency (e.g. more throughput pairs in less time)")
+    ap.add_argument("--partitions", type=int, default=PARTITIONS, help="partitions of each bench topic")
+    ap.add_argument("--broker-cpus", type=cpu_list, help="CPUs the broker runs on, e.g. 0-7 (default: any)")
+    ap.add_argument("--client-cpus", type=cpu_list,
+                    help="CPUs the load generator runs on, e.g. 8-15 (default: any; rust client only)")
     ap.add_argument("--json")
     a = ap.parse_args()
     a.loadgen = a.loadgen or a.riffle
+    PARTITIONS = a.partitions
     brokers = [("riffle", a.riffle)] + ([("tansu", a.tansu)] if a.tansu else [])
     results = {k: {"throughput": [], "latency": []} for k, _ in brokers}
     for run in range(a.runs):
         for kind, binary in brokers:
             for what in [t for t in ("throughput", "latency") if t in a.tests.split(",")]:
                 load1 = os.getloadavg()[0]  # other work on the machine, for the record
-                b = Broker(kind, binary)
+                b = Broker(kind, binary, a.broker_cpus)
                 try:
                     cpu0 = b.cpu_seconds()
                     if a.client == "rust" and what == "throughput":
                         r = loadgen(a.loadgen, "produce", b.addr, b.proc.pid,
                                     ["--records", str(a.records), "--producers", str(a.producers),
-                                     "--payload", a.payload])
+                                     "--payload", a.payload], a.client_cpus)
                     elif a.client == "rust":
                         r = loadgen(a.loadgen, "e2e", b.addr, b.proc.pid,
-                                    ["--rate", str(a.rate), "--seconds", str(a.seconds), "--payload", a.payload])
+                                    ["--rate", str(a.rate), "--seconds", str(a.seconds), "--payload", a.payload],
+                                    a.client_cpus)
                     elif what == "throughput":
                         r = throughput(b.addr, a.records, a.producers)
                         r["broker_cpu_s"] = b.cpu_seconds() - cpu0
