@@ -21,10 +21,20 @@
 //! Ongoing transaction older than its timeout is aborted by a background
 //! tick, with a bumped epoch so its producer is fenced, as Kafka does.
 //!
+//! Server-side verification (KIP-890 part 1): a transactional batch that a
+//! client produces is appended only if its producer owns the transactional
+//! id and the partition was added to the open transaction
+//! ([`Log::append_transactional`]); a `TxnOffsetCommit` only for a group
+//! that `AddOffsetsToTxn` added. Without the check, a batch that arrives
+//! after its transaction ended (a retry, a late request) would open a
+//! transaction in the partition that no marker ever closes, and hold back
+//! the last stable offset for every `read_committed` consumer. The check and
+//! the append run under the coordinator's lock, which EndTxn also holds
+//! while it writes markers, so no marker can fall between them.
+//!
 //! What it is not: two-phase commit across brokers (this is one node), or
-//! KIP-890's server-side partition verification: a transactional batch
-//! produced to a partition that was never added opens a transaction there
-//! all the same, and is only closed by a later marker for that producer.
+//! KIP-890 part 2 (an epoch bump per transaction, implicit
+//! AddPartitionsToTxn in Produce v12).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -36,7 +46,7 @@ use crate::batch::ControlType;
 use crate::error::{LogError, Result, TxnErrorCode};
 use crate::group::OffsetAndMetadata;
 use crate::log::{Log, Topic};
-use crate::partition::{now_ms, AppendOptions};
+use crate::partition::{now_ms, AppendInfo, AppendOptions, Partition};
 use crate::record::Record;
 use crate::topic::TopicPartition;
 
@@ -161,6 +171,17 @@ impl TxnCoordinator {
 }
 
 /// Checks that `(producer_id, epoch)` is the id's current owner.
+fn unknown_id(id: &str) -> LogError {
+    txn_error(id, TxnErrorCode::InvalidProducerIdMapping, "unknown transactional id; call InitProducerId")
+}
+
+/// The id's state, once `producer_id` at `epoch` is known to own it.
+fn owned<'a>(txns: &'a HashMap<String, TxnMeta>, id: &str, producer_id: i64, epoch: i16) -> Result<&'a TxnMeta> {
+    let meta = txns.get(id).ok_or_else(|| unknown_id(id))?;
+    check_owner(id, meta, producer_id, epoch)?;
+    Ok(meta)
+}
+
 fn check_owner(id: &str, meta: &TxnMeta, producer_id: i64, epoch: i16) -> Result<()> {
     if meta.producer_id != producer_id {
         return Err(txn_error(
@@ -276,10 +297,13 @@ impl Log {
     }
 
     /// Holds group offsets back until the transaction commits (an abort
-    /// drops them).
+    /// drops them). The group must have been added to the open transaction
+    /// with [`add_offsets_to_txn`](Self::add_offsets_to_txn).
     ///
     /// # Errors
-    /// As [`add_partitions_to_txn`](Self::add_partitions_to_txn).
+    /// `Transaction` with `InvalidTxnState` when no transaction is open or
+    /// the group is not in it; otherwise as
+    /// [`add_partitions_to_txn`](Self::add_partitions_to_txn).
     pub fn txn_offset_commit(
         &self,
         transactional_id: &str,
@@ -288,14 +312,61 @@ impl Log {
         group: &str,
         offsets: Vec<(TopicPartition, OffsetAndMetadata)>,
     ) -> Result<()> {
+        {
+            let txns = self.txns().txns.lock();
+            let meta = owned(&txns, transactional_id, producer_id, epoch)?;
+            if meta.state != TxnState::Ongoing || !meta.groups.contains(group) {
+                return Err(txn_error(
+                    transactional_id,
+                    TxnErrorCode::InvalidTxnState,
+                    format!("group {group:?} was not added to the transaction; call AddOffsetsToTxn first"),
+                ));
+            }
+        }
         self.update_txn(transactional_id, producer_id, epoch, |meta| {
-            meta.groups.insert(group.to_string());
             for (partition, offset) in offsets {
                 meta.offsets.retain(|o| !(o.group == group && o.partition == partition));
                 meta.offsets.push(PendingOffset { group: group.to_string(), partition, offset });
             }
             true
         })
+    }
+
+    /// Appends a transactional `batch` that a client produced to
+    /// `partition`, after checking that its producer (`producer_id`,
+    /// `epoch`) owns `transactional_id` and that the partition was added to
+    /// the open transaction (KIP-890 part 1; see the module docs).
+    ///
+    /// # Errors
+    /// `Transaction` with `InvalidTxnState` ("Partition was not added to the
+    /// transaction") when no transaction is open or the partition is not in
+    /// it; `InvalidProducerIdMapping` / `ProducerFenced` for a producer that
+    /// does not own the id; the append's own errors.
+    pub fn append_transactional(
+        &self,
+        transactional_id: &str,
+        partition: &Partition,
+        batch: &[u8],
+        producer_id: i64,
+        epoch: i16,
+    ) -> Result<AppendInfo> {
+        let txns = self.txns().txns.lock();
+        let meta = owned(&txns, transactional_id, producer_id, epoch)?;
+        let added = meta.state == TxnState::Ongoing
+            && meta.partitions.iter().any(|tp| tp.partition == partition.index() && tp.topic == partition.topic());
+        if !added {
+            return Err(txn_error(
+                transactional_id,
+                TxnErrorCode::InvalidTxnState,
+                format!(
+                    "Partition was not added to the transaction: {}-{} (call AddPartitionsToTxn before producing)",
+                    partition.topic(),
+                    partition.index()
+                ),
+            ));
+        }
+        // Still under the lock: EndTxn cannot write its marker before this.
+        partition.append_batch(batch)
     }
 
     fn update_txn(
@@ -306,9 +377,7 @@ impl Log {
         change: impl FnOnce(&mut TxnMeta) -> bool,
     ) -> Result<()> {
         let mut txns = self.txns().txns.lock();
-        let meta = txns.get_mut(id).ok_or_else(|| {
-            txn_error(id, TxnErrorCode::InvalidProducerIdMapping, "unknown transactional id; call InitProducerId")
-        })?;
+        let meta = txns.get_mut(id).ok_or_else(|| unknown_id(id))?;
         check_owner(id, meta, producer_id, epoch)?;
         let mut updated = meta.clone();
         let opened = updated.state != TxnState::Ongoing;

@@ -205,6 +205,50 @@ fn produce_with_lying_record_count_is_refused_not_stored() {
     f.assert_alive();
 }
 
+/// KIP-890 part 1 on the wire: a transactional batch for a partition that
+/// is not in the open transaction is refused with INVALID_TXN_STATE and not
+/// stored; once AddPartitionsToTxn has added the partition it is accepted.
+#[test]
+fn transactional_produce_outside_the_transaction_is_refused() {
+    use kafka_protocol::messages::{ProduceResponse, ResponseHeader, TransactionalId};
+    use kafka_protocol::protocol::Decodable;
+    use riffle_log::ProducerFields;
+
+    let f = Fixture::new(1 << 20);
+    let (pid, epoch) = f.log.init_transactional_producer("w", 60_000, None).unwrap();
+    let produce = |seq: i32, correlation_id: i32| {
+        let mut b = BatchBuilder::new(Compression::None);
+        b.set_producer(ProducerFields { producer_id: pid, producer_epoch: epoch, base_sequence: seq, transactional: true });
+        b.push(&Record::value("in-txn"), 0);
+        let mut req = ProduceRequest::default();
+        req.transactional_id = Some(TransactionalId(StrBytes::from_static_str("w")));
+        req.acks = -1;
+        req.timeout_ms = 1000;
+        let mut pd = kafka_protocol::messages::produce_request::PartitionProduceData::default();
+        pd.records = Some(b.build(0).unwrap());
+        let mut td = kafka_protocol::messages::produce_request::TopicProduceData::default();
+        td.name = kafka_protocol::messages::TopicName(StrBytes::from_static_str("t"));
+        td.partition_data = vec![pd];
+        req.topic_data = vec![td];
+        let mut s = f.connect();
+        s.write_all(&request(ApiKey::Produce, 9, correlation_id, &req)).unwrap();
+        let mut resp = bytes::Bytes::from(read_response(&mut s).expect("a produce response"));
+        ResponseHeader::decode(&mut resp, ApiKey::Produce.response_header_version(9)).unwrap();
+        let resp = ProduceResponse::decode(&mut resp, 9).unwrap();
+        resp.responses[0].partition_responses[0].clone()
+    };
+    let refused = produce(0, 1);
+    assert_eq!(refused.error_code, 48, "INVALID_TXN_STATE");
+    let msg = refused.error_message.map(|m| m.to_string()).unwrap_or_default();
+    assert!(msg.contains("Partition was not added to the transaction"), "{msg}");
+    assert_eq!(f.log.partition("t", 0).unwrap().high_watermark(), 0, "nothing stored");
+
+    f.log.add_partitions_to_txn("w", pid, epoch, [riffle_log::topic::TopicPartition::new("t", 0)]).unwrap();
+    let accepted = produce(0, 2);
+    assert_eq!((accepted.error_code, accepted.base_offset), (0, 0));
+    assert_eq!(f.log.partition("t", 0).unwrap().high_watermark(), 1);
+}
+
 /// A raw request frame: header v1 (null client id) or v2 (plus empty tagged
 /// fields), then `body` as given.
 fn raw_frame(api: ApiKey, version: i16, body: &[u8]) -> Vec<u8> {

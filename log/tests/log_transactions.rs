@@ -328,3 +328,75 @@ fn a_read_committed_consumer_sees_committed_records_only() {
     assert_eq!(poll_all(IsolationLevel::ReadCommitted), vec!["committed-0", "open-0"]);
     log.close().unwrap();
 }
+
+/// KIP-890 part 1: a client's transactional batch is appended only to a
+/// partition of the open transaction. Without the check, a batch arriving
+/// after EndTxn (a retry, a late request) would open a transaction that no
+/// marker closes and freeze the last stable offset.
+#[test]
+fn transactional_produce_is_verified_against_the_open_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path());
+    log.create_topic("t", TopicConfig::with_partitions(2)).unwrap();
+    let (pid, epoch) = log.init_transactional_producer("v", 60_000, None).unwrap();
+    let p0 = log.partition("t", 0).unwrap();
+    let p1 = log.partition("t", 1).unwrap();
+    let not_added = |e: LogError| {
+        assert!(matches!(e, LogError::Transaction { code: TxnErrorCode::InvalidTxnState, .. }), "{e}");
+        assert!(e.to_string().contains("Partition was not added to the transaction"), "{e}");
+    };
+
+    // No transaction open yet.
+    not_added(log.append_transactional("v", &p0, &txn_batch(pid, epoch, 0, 1, "early"), pid, epoch).unwrap_err());
+    assert_eq!(p0.high_watermark(), 0, "nothing was appended");
+
+    // Open with partition 0 only: 0 accepts, 1 refuses.
+    log.add_partitions_to_txn("v", pid, epoch, [TopicPartition::new("t", 0)]).unwrap();
+    log.append_transactional("v", &p0, &txn_batch(pid, epoch, 0, 2, "in"), pid, epoch).unwrap();
+    not_added(log.append_transactional("v", &p1, &txn_batch(pid, epoch, 0, 1, "stray"), pid, epoch).unwrap_err());
+    assert_eq!(p1.high_watermark(), 0);
+
+    // After the commit, a late batch of the same epoch is refused and the
+    // last stable offset stays at the end of the log.
+    log.end_txn("v", pid, epoch, true).unwrap();
+    let end = p0.high_watermark();
+    not_added(log.append_transactional("v", &p0, &txn_batch(pid, epoch, 2, 1, "late"), pid, epoch).unwrap_err());
+    assert_eq!((p0.high_watermark(), p0.last_stable_offset()), (end, end));
+    assert_eq!(committed_values(&log, "t"), vec!["in-0", "in-1"]);
+
+    // A producer that does not own the id, or an old epoch, is refused too.
+    log.add_partitions_to_txn("v", pid, epoch, [TopicPartition::new("t", 0)]).unwrap();
+    let e = log.append_transactional("v", &p0, &txn_batch(pid + 1, 0, 0, 1, "other"), pid + 1, 0).unwrap_err();
+    assert!(matches!(e, LogError::Transaction { code: TxnErrorCode::InvalidProducerIdMapping, .. }), "{e}");
+    let e = log.append_transactional("nobody", &p0, &txn_batch(pid, epoch, 2, 1, "x"), pid, epoch).unwrap_err();
+    assert!(matches!(e, LogError::Transaction { code: TxnErrorCode::InvalidProducerIdMapping, .. }), "{e}");
+    let (_, e1) = log.init_transactional_producer("v", 60_000, None).unwrap();
+    let e = log.append_transactional("v", &p0, &txn_batch(pid, epoch, 2, 1, "zombie"), pid, epoch).unwrap_err();
+    assert!(matches!(e, LogError::Transaction { code: TxnErrorCode::ProducerFenced, .. }), "{e}");
+    assert_eq!(e1, epoch + 1);
+    log.close().unwrap();
+}
+
+#[test]
+fn transactional_offset_commit_needs_the_group_in_the_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path());
+    log.create_topic("in", TopicConfig::with_partitions(1)).unwrap();
+    let tp = TopicPartition::new("in", 0);
+    let at = |o: i64| vec![(tp.clone(), riffle_log::group::OffsetAndMetadata::new(o, 0))];
+    let (pid, epoch) = log.init_transactional_producer("o", 60_000, None).unwrap();
+    let refused = |e: LogError| {
+        assert!(matches!(e, LogError::Transaction { code: TxnErrorCode::InvalidTxnState, .. }), "{e}");
+        assert!(e.to_string().contains("AddOffsetsToTxn"), "{e}");
+    };
+    // No transaction open; then one open without the group.
+    refused(log.txn_offset_commit("o", pid, epoch, "g", at(5)).unwrap_err());
+    log.add_partitions_to_txn("o", pid, epoch, [TopicPartition::new("in", 0)]).unwrap();
+    refused(log.txn_offset_commit("o", pid, epoch, "g", at(5)).unwrap_err());
+    log.add_offsets_to_txn("o", pid, epoch, "g").unwrap();
+    refused(log.txn_offset_commit("o", pid, epoch, "other-group", at(5)).unwrap_err());
+    log.txn_offset_commit("o", pid, epoch, "g", at(5)).unwrap();
+    log.end_txn("o", pid, epoch, true).unwrap();
+    assert_eq!(log.groups().fetch_offsets("g", None).get(&tp).map(|o| o.offset), Some(5));
+    log.close().unwrap();
+}

@@ -25,10 +25,12 @@
 //!
 //! Transactions: the log's transaction coordinator (`txn.rs` of this crate)
 //! handles transactional ids, markers, the last stable offset and the
-//! aborted-transaction index that `read_committed` fetches return.
+//! aborted-transaction index that `read_committed` fetches return. It
+//! verifies transactional produces and offset commits against the open
+//! transaction (KIP-890 part 1).
 //!
 //! What it is not: replication, SASL/TLS, quotas, KIP-848's consumer group
-//! protocol, or KIP-890's server-side transaction verification.
+//! protocol, or KIP-890 part 2 (Produce v12's implicit AddPartitionsToTxn).
 //!
 //! Requests on one connection are answered in order, one at a time, as
 //! Kafka does; a long-polling fetch holds its connection until it returns.

@@ -5,6 +5,12 @@
 //!
 //! acks 0, 1 and -1 behave the same on one node: the append is acknowledged
 //! once the log's durability level holds (for acks=0 nothing is sent back).
+//!
+//! A transactional batch is verified with the transaction coordinator
+//! before it is appended (KIP-890 part 1, see `crate::txn`): its producer
+//! must own the request's transactional id and the partition must have been
+//! added to the open transaction, or the partition is refused with
+//! INVALID_TXN_STATE.
 
 use bytes::Bytes;
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
@@ -18,6 +24,7 @@ use crate::partition::AppendInfo;
 pub(crate) fn handle(b: &Broker, req: ProduceRequest, version: i16) -> ProduceResponse {
     let mut resp = ProduceResponse::default();
     let acks_ok = (-1..=1).contains(&req.acks);
+    let txn_id = req.transactional_id.as_ref().map(|id| id.0.to_string());
     for topic in req.topic_data {
         let mut tr = TopicProduceResponse::default();
         let name = topic.name.0.to_string();
@@ -28,7 +35,7 @@ pub(crate) fn handle(b: &Broker, req: ProduceRequest, version: i16) -> ProduceRe
             pr.log_append_time_ms = -1;
             pr.log_start_offset = -1;
             let result = if acks_ok {
-                append(b, &name, pd.index, pd.records.unwrap_or_default())
+                append(b, &name, pd.index, pd.records.unwrap_or_default(), txn_id.as_deref())
             } else {
                 Err((code::INVALID_REQUIRED_ACKS, format!("acks must be -1, 0 or 1, not {}", req.acks)))
             };
@@ -56,8 +63,16 @@ pub(crate) fn handle(b: &Broker, req: ProduceRequest, version: i16) -> ProduceRe
     resp
 }
 
-/// Appends every batch in `records` (clients send one per partition).
-fn append(b: &Broker, topic: &str, partition: i32, records: Bytes) -> Result<(AppendInfo, i64), (i16, String)> {
+/// Appends every batch in `records` (clients send one per partition);
+/// transactional ones only once the coordinator has verified them against
+/// `txn_id`, the request's transactional id.
+fn append(
+    b: &Broker,
+    topic: &str,
+    partition: i32,
+    records: Bytes,
+    txn_id: Option<&str>,
+) -> Result<(AppendInfo, i64), (i16, String)> {
     let fail = |e: LogError| (error_code(&e), e.to_string());
     let p = b.log.partition(topic, partition).map_err(fail)?;
     if records.is_empty() {
@@ -72,7 +87,18 @@ fn append(b: &Broker, topic: &str, partition: i32, records: Bytes) -> Result<(Ap
                 reason: format!("batch of {} bytes runs past the {} bytes sent", h.total_len(), records.len() - pos),
             })
         })?;
-        let info = p.append_batch(&records[pos..end]).map_err(fail)?;
+        let batch = &records[pos..end];
+        let info = if h.is_transactional() {
+            let id = txn_id.ok_or_else(|| {
+                (
+                    code::INVALID_TXN_STATE,
+                    "a transactional batch needs the produce request's transactional id".to_string(),
+                )
+            })?;
+            b.log.append_transactional(id, &p, batch, h.producer_id, h.producer_epoch).map_err(fail)?
+        } else {
+            p.append_batch(batch).map_err(fail)?
+        };
         first.get_or_insert(info);
         pos = end;
     }

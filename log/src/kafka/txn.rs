@@ -4,9 +4,10 @@
 //! every transactional id (FindCoordinator with key type 1 names it).
 //!
 //! AddPartitionsToTxn is offered up to v3, the last version clients send
-//! (v4+ is KIP-890's broker-to-broker verification); EndTxn,
-//! AddOffsetsToTxn and TxnOffsetCommit stop before KIP-890's epoch-per-
-//! transaction versions.
+//! (v4+ is KIP-890's broker-to-broker verification, which this node does
+//! in-process: see `crate::txn`); EndTxn, AddOffsetsToTxn and
+//! TxnOffsetCommit stop before KIP-890 part 2's epoch-per-transaction
+//! versions.
 
 use kafka_protocol::messages::add_partitions_to_txn_response::{
     AddPartitionsToTxnPartitionResult, AddPartitionsToTxnTopicResult,
