@@ -1,23 +1,32 @@
 //! [`KafkaLogClient`]: a [`LogClient`] that talks the Kafka protocol to a
-//! broker — `riffle server` / `riffle broker`, or any single-node Kafka
-//! compatible broker. Stream applications in different processes that point
-//! at the same broker share its topics, offsets and consumer groups, so
-//! they split an application's tasks between them exactly as instances in
+//! broker or a cluster: `riffle server` / `riffle broker`, Kafka, or any
+//! Kafka-compatible broker. Stream applications in different processes that
+//! point at the same cluster share its topics, offsets and consumer groups,
+//! so they split an application's tasks between them exactly as instances in
 //! one process do over the embedded log.
+//!
+//! Routing, as Kafka's own clients do it: Metadata (asked of the bootstrap
+//! broker) names every partition's leader and the brokers' advertised
+//! addresses; produce, fetch and offset lookups go to the partition's
+//! leader, and group requests (join, sync, heartbeat, leave, offset commit
+//! and fetch) to the group's coordinator, found with FindCoordinator. Topic
+//! creation goes to the bootstrap broker, which forwards it to the
+//! controller. Routes are cached; an answer that says the route is stale
+//! (NOT_LEADER_OR_FOLLOWER, NOT_COORDINATOR, …) or a broker that cannot be
+//! reached drops the route, and the request is sent once more along a
+//! fresh one.
 //!
 //! Blocking and simple on purpose: one request per pooled TCP connection at
 //! a time (a caller that blocks in JoinGroup holds its own connection, the
-//! others keep fetching on theirs), no request pipelining, and every
-//! partition is assumed to be led by the bootstrap broker, which is also
-//! the group coordinator. That is exactly what a single Riffle node is;
-//! routing to partition leaders of a multi-broker cluster is not done.
+//! others keep fetching on theirs) and no request pipelining.
 //!
 //! API versions: Metadata v7, Produce v7 (acks=all), Fetch v11, ListOffsets
-//! v5, CreateTopics v4, OffsetCommit v7, OffsetFetch v6, JoinGroup v5,
-//! SyncGroup v3, Heartbeat v3, LeaveGroup v3 — versions every broker since
-//! Kafka 2.3 speaks, and none that needs topic ids.
+//! v5, CreateTopics v4, FindCoordinator v2, OffsetCommit v7, OffsetFetch v6,
+//! JoinGroup v5, SyncGroup v3, Heartbeat v3, LeaveGroup v3: versions every
+//! broker since Kafka 2.3 speaks, and none that needs topic ids.
 
-use std::io::{Read, Write};
+use std::collections::HashMap;
+use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
@@ -30,6 +39,7 @@ use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
 use kafka_protocol::messages::leave_group_request::MemberIdentity;
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+use kafka_protocol::messages::metadata_response::MetadataResponseTopic;
 use kafka_protocol::messages::offset_commit_request::{OffsetCommitRequestPartition, OffsetCommitRequestTopic};
 use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
@@ -63,15 +73,111 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// # Ok::<(), riffle_log::LogError>(())
 /// ```
 pub struct KafkaLogClient {
-    broker: String,
+    bootstrap: String,
     client_id: String,
-    pool: Mutex<Vec<TcpStream>>,
+    /// Idle connections, by broker address.
+    pools: Mutex<HashMap<String, Vec<TcpStream>>>,
     correlation: AtomicI32,
+    routes: Mutex<Routes>,
+}
+
+/// Where requests go, as the cluster last said.
+#[derive(Debug, Default)]
+struct Routes {
+    /// Advertised `host:port` of each broker, by node id (from Metadata).
+    brokers: HashMap<i32, String>,
+    /// The leader's node id of each partition seen in a Metadata answer.
+    leaders: HashMap<TopicPartition, i32>,
+    /// Each group's coordinator address (from FindCoordinator).
+    coordinators: HashMap<String, String>,
+}
+
+impl Routes {
+    /// Takes in a Metadata answer: every broker, and the leader of every
+    /// partition that has one.
+    fn learn(&mut self, resp: &MetadataResponse) {
+        for b in &resp.brokers {
+            self.brokers.insert(b.node_id.0, format!("{}:{}", b.host.as_str(), b.port));
+        }
+        for t in &resp.topics {
+            let Some(topic) = &t.name else { continue };
+            for p in &t.partitions {
+                let tp = TopicPartition::new(topic.0.as_str(), p.partition_index);
+                if p.leader_id.0 >= 0 {
+                    self.leaders.insert(tp, p.leader_id.0);
+                } else {
+                    self.leaders.remove(&tp);
+                }
+            }
+        }
+    }
+
+    fn leader(&self, tp: &TopicPartition) -> Option<String> {
+        self.leaders.get(tp).and_then(|node| self.brokers.get(node)).cloned()
+    }
+}
+
+/// Why one request/response exchange failed.
+enum Failure {
+    /// The connection failed (closed, reset, timed out).
+    Io(std::io::Error),
+    /// The bytes were not a valid answer.
+    Protocol(String),
+}
+
+/// Where a routed request goes (Metadata, FindCoordinator and CreateTopics
+/// go to the bootstrap broker).
+#[derive(Debug, Clone, Copy)]
+enum To<'a> {
+    /// The leader of a partition.
+    Leader(&'a str, i32),
+    /// The coordinator of a group.
+    Coordinator(&'a str),
+}
+
+/// Error codes that say the request went to the wrong broker: the route is
+/// stale and worth asking again.
+fn stale_route(code: i16) -> bool {
+    matches!(
+        ResponseError::try_from_code(code),
+        Some(
+            ResponseError::NotLeaderOrFollower
+                | ResponseError::LeaderNotAvailable
+                | ResponseError::FencedLeaderEpoch
+                | ResponseError::UnknownLeaderEpoch
+                | ResponseError::NotCoordinator
+                | ResponseError::CoordinatorNotAvailable
+        )
+    )
+}
+
+/// A group request's answer: its error code decides whether the request
+/// reached the group's coordinator.
+trait GroupAnswer {
+    fn error_code(&self) -> i16;
+}
+
+macro_rules! group_answer {
+    ($($t:ty),*) => {$(
+        impl GroupAnswer for $t {
+            fn error_code(&self) -> i16 {
+                self.error_code
+            }
+        }
+    )*};
+}
+group_answer!(OffsetFetchResponse, JoinGroupResponse, SyncGroupResponse, HeartbeatResponse, LeaveGroupResponse);
+
+impl GroupAnswer for OffsetCommitResponse {
+    /// OffsetCommit has no top-level code: the first partition's error.
+    fn error_code(&self) -> i16 {
+        self.topics.iter().flat_map(|t| &t.partitions).map(|p| p.error_code).find(|&c| c != 0).unwrap_or(0)
+    }
 }
 
 impl std::fmt::Debug for KafkaLogClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KafkaLogClient").field("broker", &self.broker).field("client_id", &self.client_id).finish()
+        f.debug_struct("KafkaLogClient").field("bootstrap", &self.bootstrap).field("client_id", &self.client_id).finish()
     }
 }
 
@@ -84,32 +190,31 @@ fn text(s: &str) -> StrBytes {
 }
 
 impl KafkaLogClient {
-    /// Connects to `broker` (`host:port`) once to check it answers, and
-    /// names the connections `client_id`.
+    /// Connects to the bootstrap broker `broker` (`host:port`) once to check
+    /// it answers, and names the connections `client_id`. The other brokers
+    /// of a cluster are found through it.
     ///
     /// # Errors
     /// [`LogError::Remote`] when the broker cannot be reached.
     pub fn connect(broker: &str, client_id: &str) -> Result<Self> {
         let client = KafkaLogClient {
-            broker: broker.to_string(),
+            bootstrap: broker.to_string(),
             client_id: client_id.to_string(),
-            pool: Mutex::new(Vec::new()),
+            pools: Mutex::new(HashMap::new()),
             correlation: AtomicI32::new(1),
+            routes: Mutex::new(Routes::default()),
         };
-        let conn = client.open()?;
-        client.pool.lock().push(conn);
+        let conn = client.open(broker)?;
+        client.pools.lock().entry(broker.to_string()).or_default().push(conn);
         Ok(client)
     }
 
     fn remote(&self, reason: impl Into<String>) -> LogError {
-        LogError::Remote { broker: self.broker.clone(), reason: reason.into() }
+        LogError::Remote { broker: self.bootstrap.clone(), reason: reason.into() }
     }
 
-    fn open(&self) -> Result<TcpStream> {
-        let addrs = self
-            .broker
-            .to_socket_addrs()
-            .map_err(|e| self.remote(format!("cannot resolve {:?}: {e}", self.broker)))?;
+    fn open(&self, addr: &str) -> Result<TcpStream> {
+        let addrs = addr.to_socket_addrs().map_err(|e| self.remote(format!("cannot resolve {addr:?}: {e}")))?;
         let mut last = None;
         for a in addrs {
             match TcpStream::connect_timeout(&a, Duration::from_secs(10)) {
@@ -122,20 +227,165 @@ impl KafkaLogClient {
             }
         }
         Err(self.remote(format!(
-            "cannot connect: {}; is `riffle server` (or another broker) listening there?",
+            "cannot connect to {addr}: {}; is `riffle server` (or another broker) listening there?",
             last.map_or_else(|| "no address".to_string(), |e| e.to_string())
         )))
     }
 
-    /// Sends one request and reads its response on a pooled connection.
-    fn call<Req: Encodable, Resp: Decodable>(&self, api: ApiKey, version: i16, req: &Req, timeout: Duration) -> Result<Resp> {
-        let mut conn = match self.pool.lock().pop() {
+    /// The address a request for `to` goes to, asking the cluster when the
+    /// route is not known yet.
+    fn address(&self, to: To<'_>) -> Result<String> {
+        match to {
+            To::Leader(topic, partition) => {
+                let tp = TopicPartition::new(topic, partition);
+                if let Some(addr) = self.routes.lock().leader(&tp) {
+                    return Ok(addr);
+                }
+                let t = self.metadata(topic)?;
+                if !t.partitions.iter().any(|p| p.partition_index == partition) {
+                    return Err(LogError::UnknownPartition {
+                        topic: topic.to_string(),
+                        partition,
+                        partitions: i32::try_from(t.partitions.len()).unwrap_or(i32::MAX),
+                    });
+                }
+                self.routes.lock().leader(&tp).ok_or_else(|| {
+                    self.remote(format!("{topic}-{partition} has no leader right now (LEADER_NOT_AVAILABLE)"))
+                })
+            }
+            To::Coordinator(group) => {
+                if let Some(addr) = self.routes.lock().coordinators.get(group) {
+                    return Ok(addr.clone());
+                }
+                let mut req = FindCoordinatorRequest::default();
+                req.key = text(group);
+                req.key_type = 0;
+                let resp: FindCoordinatorResponse =
+                    self.exchange(&self.bootstrap, ApiKey::FindCoordinator, 2, &req, REQUEST_TIMEOUT)?;
+                self.group_error(group, resp.error_code, "FindCoordinator")?;
+                let addr = format!("{}:{}", resp.host.as_str(), resp.port);
+                self.routes.lock().coordinators.insert(group.to_string(), addr.clone());
+                Ok(addr)
+            }
+        }
+    }
+
+    /// Forgets the route for `to`, so the next request asks again.
+    fn forget(&self, to: To<'_>) {
+        let mut routes = self.routes.lock();
+        match to {
+            To::Leader(topic, partition) => {
+                routes.leaders.remove(&TopicPartition::new(topic, partition));
+            }
+            To::Coordinator(group) => {
+                routes.coordinators.remove(group);
+            }
+        }
+    }
+
+    /// Sends a request along the route for `to`. `attempt` sends it to the
+    /// address it is given and returns what it read with the error code that
+    /// decides whether the route was stale. A stale answer, or a broker
+    /// that cannot be reached, drops the route, and the request is sent once
+    /// more along a fresh one. The second answer is returned whatever its
+    /// code: the caller turns that into its error.
+    fn routed<T>(&self, to: To<'_>, mut attempt: impl FnMut(&str) -> Result<(T, i16)>) -> Result<T> {
+        let mut retry = true;
+        loop {
+            let addr = self.address(to)?;
+            match attempt(&addr) {
+                Ok((_, code)) if retry && stale_route(code) => {
+                    tracing::debug!(?to, %addr, code, "stale route; asking the cluster again");
+                }
+                Ok((answer, _)) => return Ok(answer),
+                Err(LogError::Remote { reason, .. }) if retry => {
+                    tracing::debug!(?to, %addr, %reason, "broker unreachable; asking the cluster again");
+                }
+                Err(e) => return Err(e),
+            }
+            self.forget(to);
+            retry = false;
+        }
+    }
+
+    /// Sends a group request to the group's coordinator (see [`routed`](Self::routed)).
+    fn to_coordinator<Req: Encodable, Resp: Decodable + GroupAnswer>(
+        &self,
+        group: &str,
+        api: ApiKey,
+        version: i16,
+        req: &Req,
+        timeout: Duration,
+    ) -> Result<Resp> {
+        self.routed(To::Coordinator(group), |addr| {
+            let resp: Resp = self.exchange(addr, api, version, req, timeout)?;
+            let code = resp.error_code();
+            Ok((resp, code))
+        })
+    }
+
+    /// Metadata for `topic` from the bootstrap broker; the routes learn
+    /// every broker and partition leader in the answer.
+    fn metadata(&self, topic: &str) -> Result<MetadataResponseTopic> {
+        let mut t = MetadataRequestTopic::default();
+        t.name = Some(name(topic));
+        let mut req = MetadataRequest::default();
+        req.topics = Some(vec![t]);
+        req.allow_auto_topic_creation = false;
+        let resp: MetadataResponse = self.exchange(&self.bootstrap, ApiKey::Metadata, 7, &req, REQUEST_TIMEOUT)?;
+        self.routes.lock().learn(&resp);
+        let t = resp
+            .topics
+            .into_iter()
+            .find(|t| t.name.as_ref().is_some_and(|n| n.0.as_str() == topic))
+            .ok_or_else(|| LogError::UnknownTopic { topic: topic.to_string() })?;
+        self.partition_error(t.error_code, topic, -1, "Metadata")?;
+        Ok(t)
+    }
+
+    /// Sends one request to the broker at `addr` and reads its response, on
+    /// a pooled connection. A pooled connection the broker has closed since
+    /// (a restart, an idle timeout) is replaced by a fresh one once.
+    fn exchange<Req: Encodable, Resp: Decodable>(
+        &self,
+        addr: &str,
+        api: ApiKey,
+        version: i16,
+        req: &Req,
+        timeout: Duration,
+    ) -> Result<Resp> {
+        let what = format!("{api:?} v{version} to {addr}");
+        let pooled = self.pools.lock().get_mut(addr).and_then(Vec::pop);
+        let fresh = pooled.is_none();
+        let mut conn = match pooled {
             Some(c) => c,
-            None => self.open()?,
+            None => self.open(addr)?,
         };
+        let resp = match self.send_receive(&mut conn, api, version, req, timeout) {
+            Err(Failure::Io(e)) if !fresh && !matches!(e.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) => {
+                tracing::debug!(%what, error = %e, "pooled connection failed; retrying on a new one");
+                conn = self.open(addr)?;
+                self.send_receive(&mut conn, api, version, req, timeout)
+            }
+            r => r,
+        }
+        .map_err(|f| match f {
+            Failure::Io(e) => self.remote(format!("{what}: {e}")),
+            Failure::Protocol(reason) => self.remote(format!("{what}: {reason}")),
+        })?;
+        self.pools.lock().entry(addr.to_string()).or_default().push(conn);
+        Ok(resp)
+    }
+
+    fn send_receive<Req: Encodable, Resp: Decodable>(
+        &self,
+        conn: &mut TcpStream,
+        api: ApiKey,
+        version: i16,
+        req: &Req,
+        timeout: Duration,
+    ) -> std::result::Result<Resp, Failure> {
         let correlation_id = self.correlation.fetch_add(1, Ordering::Relaxed);
-        let what = format!("{api:?} v{version}");
-        let io = |e: std::io::Error| self.remote(format!("{what}: {e}"));
         let mut header = RequestHeader::default();
         header.request_api_key = api as i16;
         header.request_api_version = version;
@@ -146,33 +396,31 @@ impl KafkaLogClient {
         header
             .encode(&mut buf, api.request_header_version(version))
             .and_then(|()| req.encode(&mut buf, version))
-            .map_err(|e| self.remote(format!("{what}: cannot encode the request: {e}")))?;
-        let len = i32::try_from(buf.len() - 4).map_err(|_| self.remote(format!("{what}: request too large")))?;
+            .map_err(|e| Failure::Protocol(format!("cannot encode the request: {e}")))?;
+        let len = i32::try_from(buf.len() - 4).map_err(|_| Failure::Protocol("request too large".into()))?;
         buf[..4].copy_from_slice(&len.to_be_bytes());
-        conn.set_read_timeout(Some(timeout)).map_err(io)?;
-        conn.set_write_timeout(Some(REQUEST_TIMEOUT)).map_err(io)?;
-        conn.write_all(&buf).map_err(io)?;
+        conn.set_read_timeout(Some(timeout)).map_err(Failure::Io)?;
+        conn.set_write_timeout(Some(REQUEST_TIMEOUT)).map_err(Failure::Io)?;
+        conn.write_all(&buf).map_err(Failure::Io)?;
         let mut len = [0u8; 4];
-        conn.read_exact(&mut len).map_err(io)?;
+        conn.read_exact(&mut len).map_err(Failure::Io)?;
         let len = i32::from_be_bytes(len);
         let len = usize::try_from(len)
             .ok()
             .filter(|l| *l <= MAX_RESPONSE)
-            .ok_or_else(|| self.remote(format!("{what}: response length {len} is out of range")))?;
+            .ok_or_else(|| Failure::Protocol(format!("response length {len} is out of range")))?;
         let mut body = vec![0u8; len];
-        conn.read_exact(&mut body).map_err(io)?;
+        conn.read_exact(&mut body).map_err(Failure::Io)?;
         let mut body = Bytes::from(body);
         let head = ResponseHeader::decode(&mut body, api.response_header_version(version))
-            .map_err(|e| self.remote(format!("{what}: bad response header: {e}")))?;
+            .map_err(|e| Failure::Protocol(format!("bad response header: {e}")))?;
         if head.correlation_id != correlation_id {
-            return Err(self.remote(format!(
-                "{what}: response for request {} arrived for request {correlation_id}",
+            return Err(Failure::Protocol(format!(
+                "response for request {} arrived for request {correlation_id}",
                 head.correlation_id
             )));
         }
-        let resp = Resp::decode(&mut body, version).map_err(|e| self.remote(format!("{what}: bad response: {e}")))?;
-        self.pool.lock().push(conn);
-        Ok(resp)
+        Resp::decode(&mut body, version).map_err(|e| Failure::Protocol(format!("bad response: {e}")))
     }
 
     /// A partition-level error code as a [`LogError`].
@@ -218,13 +466,17 @@ impl KafkaLogClient {
         let mut req = ListOffsetsRequest::default();
         req.replica_id = BrokerId(-1);
         req.topics = vec![t];
-        let resp: ListOffsetsResponse = self.call(ApiKey::ListOffsets, 5, &req, REQUEST_TIMEOUT)?;
-        let p = resp
-            .topics
-            .into_iter()
-            .flat_map(|t| t.partitions)
-            .find(|x| x.partition_index == partition)
-            .ok_or_else(|| self.remote(format!("ListOffsets: no answer for {topic}-{partition}")))?;
+        let p = self.routed(To::Leader(topic, partition), |addr| {
+            let resp: ListOffsetsResponse = self.exchange(addr, ApiKey::ListOffsets, 5, &req, REQUEST_TIMEOUT)?;
+            let p = resp
+                .topics
+                .into_iter()
+                .flat_map(|t| t.partitions)
+                .find(|x| x.partition_index == partition)
+                .ok_or_else(|| self.remote(format!("ListOffsets: no answer for {topic}-{partition}")))?;
+            let code = p.error_code;
+            Ok((p, code))
+        })?;
         self.partition_error(p.error_code, topic, partition, "ListOffsets")?;
         Ok(p.offset)
     }
@@ -252,9 +504,14 @@ impl KafkaLogClient {
         req.isolation_level = 0;
         req.session_epoch = -1;
         req.topics = vec![t];
-        let resp: FetchResponse = self.call(ApiKey::Fetch, 11, &req, REQUEST_TIMEOUT)?;
-        self.partition_error(resp.error_code, topic, partition, "Fetch")?;
-        let Some(p) = resp.responses.into_iter().flat_map(|t| t.partitions).find(|p| p.partition_index == partition) else {
+        let (top_code, p) = self.routed(To::Leader(topic, partition), |addr| {
+            let resp: FetchResponse = self.exchange(addr, ApiKey::Fetch, 11, &req, REQUEST_TIMEOUT)?;
+            let p = resp.responses.into_iter().flat_map(|t| t.partitions).find(|p| p.partition_index == partition);
+            let code = if resp.error_code != 0 { resp.error_code } else { p.as_ref().map_or(0, |p| p.error_code) };
+            Ok(((resp.error_code, p), code))
+        })?;
+        self.partition_error(top_code, topic, partition, "Fetch")?;
+        let Some(p) = p else {
             return Ok(None);
         };
         if ResponseError::try_from_code(p.error_code) == Some(ResponseError::OffsetOutOfRange) {
@@ -314,7 +571,7 @@ impl LogClient for KafkaLogClient {
         let mut req = CreateTopicsRequest::default();
         req.topics = vec![t];
         req.timeout_ms = 30_000;
-        let resp: CreateTopicsResponse = self.call(ApiKey::CreateTopics, 4, &req, REQUEST_TIMEOUT)?;
+        let resp: CreateTopicsResponse = self.exchange(&self.bootstrap, ApiKey::CreateTopics, 4, &req, REQUEST_TIMEOUT)?;
         let r = resp.topics.into_iter().next().ok_or_else(|| self.remote("CreateTopics: empty answer"))?;
         match ResponseError::try_from_code(r.error_code) {
             None | Some(ResponseError::TopicAlreadyExists) => self.partition_count(topic),
@@ -326,18 +583,7 @@ impl LogClient for KafkaLogClient {
     }
 
     fn partition_count(&self, topic: &str) -> Result<i32> {
-        let mut t = MetadataRequestTopic::default();
-        t.name = Some(name(topic));
-        let mut req = MetadataRequest::default();
-        req.topics = Some(vec![t]);
-        req.allow_auto_topic_creation = false;
-        let resp: MetadataResponse = self.call(ApiKey::Metadata, 7, &req, REQUEST_TIMEOUT)?;
-        let t = resp
-            .topics
-            .into_iter()
-            .find(|t| t.name.as_ref().is_some_and(|n| n.0.as_str() == topic))
-            .ok_or_else(|| LogError::UnknownTopic { topic: topic.to_string() })?;
-        self.partition_error(t.error_code, topic, -1, "Metadata")?;
+        let t = self.metadata(topic)?;
         i32::try_from(t.partitions.len()).map_err(|_| self.remote("Metadata: too many partitions"))
     }
 
@@ -361,13 +607,17 @@ impl LogClient for KafkaLogClient {
         req.acks = -1;
         req.timeout_ms = 30_000;
         req.topic_data = vec![td];
-        let resp: ProduceResponse = self.call(ApiKey::Produce, 7, &req, REQUEST_TIMEOUT)?;
-        let p = resp
-            .responses
-            .into_iter()
-            .flat_map(|t| t.partition_responses)
-            .find(|p| p.index == partition)
-            .ok_or_else(|| self.remote(format!("Produce: no answer for {topic}-{partition}")))?;
+        let p = self.routed(To::Leader(topic, partition), |addr| {
+            let resp: ProduceResponse = self.exchange(addr, ApiKey::Produce, 7, &req, REQUEST_TIMEOUT)?;
+            let p = resp
+                .responses
+                .into_iter()
+                .flat_map(|t| t.partition_responses)
+                .find(|p| p.index == partition)
+                .ok_or_else(|| self.remote(format!("Produce: no answer for {topic}-{partition}")))?;
+            let code = p.error_code;
+            Ok((p, code))
+        })?;
         self.partition_error(p.error_code, topic, partition, "Produce")?;
         Ok(AppendInfo {
             base_offset: p.base_offset,
@@ -408,7 +658,7 @@ impl LogClient for KafkaLogClient {
         let mut req = OffsetFetchRequest::default();
         req.group_id = GroupId(text(group));
         req.topics = Some(vec![t]);
-        let resp: OffsetFetchResponse = self.call(ApiKey::OffsetFetch, 6, &req, REQUEST_TIMEOUT)?;
+        let resp: OffsetFetchResponse = self.to_coordinator(group, ApiKey::OffsetFetch, 6, &req, REQUEST_TIMEOUT)?;
         self.group_error(group, resp.error_code, "OffsetFetch")?;
         let p = resp.topics.into_iter().flat_map(|t| t.partitions).find(|p| p.partition_index == tp.partition);
         match p {
@@ -444,7 +694,7 @@ impl LogClient for KafkaLogClient {
                 })
                 .collect();
             let timeout = req.rebalance_timeout + Duration::from_secs(5);
-            let resp: JoinGroupResponse = self.call(ApiKey::JoinGroup, 5, &r, timeout)?;
+            let resp: JoinGroupResponse = self.to_coordinator(&group, ApiKey::JoinGroup, 5, &r, timeout)?;
             if ResponseError::try_from_code(resp.error_code) == Some(ResponseError::MemberIdRequired) {
                 member_id = resp.member_id.to_string();
                 continue;
@@ -486,7 +736,7 @@ impl LogClient for KafkaLogClient {
                 x
             })
             .collect();
-        let resp: SyncGroupResponse = self.call(ApiKey::SyncGroup, 3, &req, timeout + Duration::from_secs(5))?;
+        let resp: SyncGroupResponse = self.to_coordinator(group, ApiKey::SyncGroup, 3, &req, timeout + Duration::from_secs(5))?;
         self.group_error(group, resp.error_code, "SyncGroup")?;
         Ok(resp.assignment)
     }
@@ -496,7 +746,7 @@ impl LogClient for KafkaLogClient {
         req.group_id = GroupId(text(group));
         req.generation_id = generation_id;
         req.member_id = text(member_id);
-        let resp: HeartbeatResponse = self.call(ApiKey::Heartbeat, 3, &req, REQUEST_TIMEOUT)?;
+        let resp: HeartbeatResponse = self.to_coordinator(group, ApiKey::Heartbeat, 3, &req, REQUEST_TIMEOUT)?;
         self.group_error(group, resp.error_code, "Heartbeat")
     }
 
@@ -506,7 +756,7 @@ impl LogClient for KafkaLogClient {
         let mut req = LeaveGroupRequest::default();
         req.group_id = GroupId(text(group));
         req.members = vec![m];
-        let resp: LeaveGroupResponse = self.call(ApiKey::LeaveGroup, 3, &req, REQUEST_TIMEOUT)?;
+        let resp: LeaveGroupResponse = self.to_coordinator(group, ApiKey::LeaveGroup, 3, &req, REQUEST_TIMEOUT)?;
         self.group_error(group, resp.error_code, "LeaveGroup")?;
         for m in resp.members {
             self.group_error(group, m.error_code, "LeaveGroup")?;
@@ -543,7 +793,7 @@ impl LogClient for KafkaLogClient {
         req.member_id = text(member_id);
         req.retention_time_ms = -1;
         req.topics = topics;
-        let resp: OffsetCommitResponse = self.call(ApiKey::OffsetCommit, 7, &req, REQUEST_TIMEOUT)?;
+        let resp: OffsetCommitResponse = self.to_coordinator(group, ApiKey::OffsetCommit, 7, &req, REQUEST_TIMEOUT)?;
         for t in resp.topics {
             for p in t.partitions {
                 self.group_error(group, p.error_code, "OffsetCommit")?;
