@@ -25,7 +25,7 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    new_null_array, Array, ArrayRef, AsArray, BinaryArray, BooleanArray, Datum, Float64Array, Int32Array, Int64Array,
+    new_null_array, Array, ArrayRef, AsArray, BinaryArray, BooleanArray, Datum, Float64Array, Int32Array, Int64Array, MapArray,
     StringArray, TimestampMillisecondArray, UInt32Array,
 };
 use arrow::compute::kernels::boolean::{and_kleene, is_not_null, is_null, not, or_kleene};
@@ -651,22 +651,60 @@ fn comparison_type(l: &DataType, r: &DataType) -> Result<DataType, String> {
 }
 
 /// Whether values of a nested type can be compared for equality: lists
-/// and structs of comparable types (maps have no order to compare by).
+/// and structs of comparable types, and maps whose keys and values are
+/// comparable but not maps themselves (a map inside a list or struct has no
+/// order to compare by).
 fn nested_comparable(t: &DataType) -> bool {
+    fn ordered(t: &DataType) -> bool {
+        match t {
+            DataType::List(f) | DataType::LargeList(f) => ordered(f.data_type()),
+            DataType::Struct(fs) => fs.iter().all(|f| ordered(f.data_type())),
+            DataType::Map(..) => false,
+            _ => true,
+        }
+    }
     match t {
-        DataType::List(f) | DataType::LargeList(f) => nested_comparable(f.data_type()),
-        DataType::Struct(fs) => fs.iter().all(|f| nested_comparable(f.data_type())),
-        DataType::Map(..) => false,
-        _ => true,
+        DataType::Map(entries, _) => match entries.data_type() {
+            DataType::Struct(kv) => kv.iter().all(|f| ordered(f.data_type())),
+            _ => false,
+        },
+        other => ordered(other),
     }
 }
 
-/// `l = r` (or `<>`) on lists or structs, row by row: NULL when either side
-/// is NULL, else whether every element (NULL elements equal) matches.
+/// `l = r` (or `<>`) on lists, structs or maps, row by row: NULL when
+/// either side is NULL, else whether every element (NULL elements equal)
+/// matches; map entries match by key, in any order.
 fn nested_equal(l: &dyn Array, r: &dyn Array, negated: bool) -> Result<ArrayRef, ArrowError> {
+    if let (Some(lm), Some(rm)) = (l.as_map_opt(), r.as_map_opt()) {
+        return map_equal(lm, rm, negated);
+    }
     let cmp = arrow::array::make_comparator(l, r, arrow::compute::SortOptions::default())?;
     let out: BooleanArray = (0..l.len())
         .map(|i| (l.is_valid(i) && r.is_valid(i)).then(|| (cmp(i, i) == std::cmp::Ordering::Equal) != negated))
+        .collect();
+    Ok(Arc::new(out))
+}
+
+/// Map equality: the same number of entries, and each key of one row has
+/// an equal value under an equal key in the other.
+fn map_equal(l: &MapArray, r: &MapArray, negated: bool) -> Result<ArrayRef, ArrowError> {
+    use std::cmp::Ordering::Equal;
+    let opts = arrow::compute::SortOptions::default();
+    let keys = arrow::array::make_comparator(l.keys().as_ref(), r.keys().as_ref(), opts)?;
+    let values = arrow::array::make_comparator(l.values().as_ref(), r.values().as_ref(), opts)?;
+    let (lo, ro) = (l.value_offsets(), r.value_offsets());
+    let out: BooleanArray = (0..l.len())
+        .map(|i| {
+            if !(l.is_valid(i) && r.is_valid(i)) {
+                return None;
+            }
+            let (ls, le) = (lo[i] as usize, lo[i + 1] as usize);
+            let (rs, re) = (ro[i] as usize, ro[i + 1] as usize);
+            let same = le - ls == re - rs
+                && (ls..le).all(|j| (rs..re).any(|k| keys(j, k) == Equal && values(j, k) == Equal));
+            Some(same != negated)
+        })
         .collect();
     Ok(Arc::new(out))
 }
@@ -1021,6 +1059,42 @@ mod tests {
         // Ordering is not defined on them, nor equality across types.
         assert!(evaluate(&col("l").lt(col("r")), &b).unwrap_err().to_string().contains("only = and <>"));
         assert!(evaluate(&col("l").eq(col("p")), &b).is_err());
+    }
+
+    #[test]
+    fn maps_are_equal_when_their_entries_are_whatever_the_order() {
+        use arrow::array::{MapBuilder, StringBuilder};
+        let maps = |rows: &[Option<&[(&str, Option<i64>)]>]| {
+            let mut b = MapBuilder::new(None, StringBuilder::new(), arrow::array::Int64Builder::new());
+            for row in rows {
+                match row {
+                    Some(entries) => {
+                        for (k, v) in entries.iter() {
+                            b.keys().append_value(k);
+                            b.values().append_option(*v);
+                        }
+                        b.append(true).unwrap();
+                    }
+                    None => b.append(false).unwrap(),
+                }
+            }
+            Arc::new(b.finish()) as ArrayRef
+        };
+        let l = maps(&[Some(&[("a", Some(1)), ("b", Some(2))]), Some(&[("a", Some(1))]), Some(&[("c", None)]), None, Some(&[])]);
+        let r = maps(&[Some(&[("b", Some(2)), ("a", Some(1))]), Some(&[("a", Some(1)), ("b", Some(2))]), Some(&[("c", None)]), Some(&[]), Some(&[("a", Some(1))])]);
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("l", l.data_type().clone(), true),
+            Field::new("r", r.data_type().clone(), true),
+        ]));
+        let rows = RecordBatch::try_new(schema, vec![l, r]).unwrap();
+        let b = Batch::new(rows, TimestampMillisecondArray::from(vec![0; 5]).reinterpret_cast::<arrow::datatypes::Int64Type>());
+        let eval_bools = |e: &Expr| evaluate(e, &b).unwrap().as_boolean().iter().collect::<Vec<_>>();
+        let expected = vec![Some(true), Some(false), Some(true), None, Some(false)];
+        assert_eq!(eval_bools(&col("l").eq(col("r"))), expected);
+        let within = Expr::InList { expr: Box::new(col("l")), list: vec![col("r")], negated: false };
+        assert_eq!(eval_bools(&within), expected);
+        assert_eq!(eval_bools(&col("l").not_eq(col("r"))), vec![Some(false), Some(true), Some(false), None, Some(true)]);
+        assert!(evaluate(&col("l").lt(col("r")), &b).unwrap_err().to_string().contains("only = and <>"));
     }
 
     #[test]

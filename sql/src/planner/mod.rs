@@ -1365,9 +1365,16 @@ impl<'a> Planner<'a> {
             },
             Expr::InList { expr, list, negated } => {
                 let mut operand = rec(expr)?;
+                let operand_type = expr_type(&operand, schema).ok().and_then(|t| SqlType::from_arrow(&t).ok());
                 let mut items = Vec::with_capacity(list.len());
                 for item in list {
-                    let (o, i) = coerce_pair(operand.clone(), rec(item)?, schema, item, BinaryOp::Eq)
+                    let coerced = match &operand_type {
+                        Some(t) => in_list_item(item, t).map_err(|e| prefix_err("Invalid Predicate: ", e))?,
+                        None => Some(item.clone()),
+                    };
+                    // An item that can never equal the operand drops out.
+                    let Some(coerced) = coerced else { continue };
+                    let (o, i) = coerce_pair(operand.clone(), rec(&coerced)?, schema, item, BinaryOp::Eq)
                         .map_err(|e| prefix_err("Invalid Predicate: ", e))?;
                     operand = o;
                     items.push(i);
@@ -1647,6 +1654,74 @@ fn wider(a: &SqlType, b: &SqlType) -> Option<SqlType> {
         )),
         _ => None,
     }
+}
+
+/// An `IN` list item as ksqlDB reads it against an operand of type `t`:
+/// literals take the operand's type, inside ARRAY, MAP and STRUCT
+/// constructors too. Against a STRING, numbers and booleans become their
+/// text as written; a string literal against a number or BOOLEAN is parsed
+/// as one (an unparsable one is an error naming it); a STRUCT constructor
+/// gains the operand's missing fields as NULLs. `None`: the item can never
+/// equal the operand, because its STRUCT has a field that the operand's
+/// type lacks (field names are case-sensitive). Anything else is left to
+/// the usual comparison rules.
+fn in_list_item(e: &Expr, t: &SqlType) -> Result<Option<Expr>> {
+    let invalid = |text: &str| SqlError::semantic(format!("invalid input syntax for type {t}: \"{text}\"."));
+    Ok(Some(match (e, t) {
+        (Expr::Literal(l), SqlType::String) => Expr::Literal(match l {
+            Literal::Integer(i) => Literal::String(i.to_string()),
+            Literal::Decimal(d) => Literal::String(d.clone()),
+            Literal::Boolean(b) => Literal::String(b.to_string()),
+            other => other.clone(),
+        }),
+        (Expr::Literal(Literal::String(text)), SqlType::Int | SqlType::Bigint | SqlType::Double) => {
+            // Read as the number literal it spells; one wider than the
+            // operand stays valid and is compared in the wider type.
+            let trimmed = text.trim();
+            Expr::Literal(match trimmed.parse::<i64>() {
+                Ok(n) => Literal::Integer(n),
+                Err(_) if trimmed.parse::<f64>().is_ok_and(f64::is_finite) => Literal::Decimal(trimmed.to_string()),
+                Err(_) => return Err(invalid(text)),
+            })
+        }
+        (Expr::Literal(Literal::String(text)), SqlType::Boolean) => {
+            Expr::Literal(Literal::Boolean(literal_boolean(text.trim()).ok_or_else(|| invalid(text))?))
+        }
+        (Expr::Array(items), SqlType::Array(element)) => {
+            let mut out = Vec::with_capacity(items.len());
+            for i in items {
+                let Some(i) = in_list_item(i, element)? else { return Ok(None) };
+                out.push(i);
+            }
+            Expr::Array(out)
+        }
+        (Expr::Map(entries), SqlType::Map(kt, vt)) => {
+            let mut out = Vec::with_capacity(entries.len());
+            for (k, v) in entries {
+                let (Some(k), Some(v)) = (in_list_item(k, kt)?, in_list_item(v, vt)?) else { return Ok(None) };
+                out.push((k, v));
+            }
+            Expr::Map(out)
+        }
+        (Expr::Struct(fields), SqlType::Struct(types)) => {
+            if fields.iter().any(|(n, _)| !types.iter().any(|(tn, _)| tn == n)) {
+                return Ok(None);
+            }
+            let mut out = Vec::with_capacity(types.len());
+            for (name, ty) in types {
+                let value = match fields.iter().find(|(n, _)| n == name) {
+                    Some((_, v)) => match in_list_item(v, ty)? {
+                        Some(v) => v,
+                        None => return Ok(None),
+                    },
+                    None => Expr::Cast { expr: Box::new(Expr::Literal(Literal::Null)), ty: ty.clone() },
+                };
+                out.push((name.clone(), value));
+            }
+            Expr::Struct(out)
+        }
+        _ => e.clone(),
+    }))
 }
 
 /// A string literal compared with a BOOLEAN, as ksqlDB reads it: any
