@@ -284,7 +284,30 @@ impl PlanBuilder {
             ));
         }
         let mut s = s.clone();
-        s.timestamp_column = Some(column.to_string());
+        s.timestamp = TimestampSpec::Column(column.to_string());
+        Ok(PlanBuilder { plan: Arc::new(LogicalPlan::Sink(s)) })
+    }
+
+    /// On a sink: take each record's timestamp from `expr` (BIGINT or
+    /// TIMESTAMP, e.g. a string column parsed with `STRINGTOTIMESTAMP`); a
+    /// row whose `expr` is NULL is not written, as ksqlDB drops a row whose
+    /// timestamp cannot be extracted.
+    ///
+    /// # Errors
+    /// Not a sink; an expression of another type.
+    pub fn with_output_timestamp_expr(self, expr: Expr) -> Result<Self> {
+        let LogicalPlan::Sink(s) = &*self.plan else {
+            return Err(EngineError::plan(self.node_name("Sink"), "an output timestamp needs a sink"));
+        };
+        let t = expr_type(&expr, &s.meta.schema)?;
+        if !matches!(t, DataType::Int64 | DataType::Timestamp(_, _)) {
+            return Err(EngineError::plan(
+                format!("Sink {}", s.topic),
+                format!("timestamp expression {expr} must be BIGINT or TIMESTAMP, not {t}"),
+            ));
+        }
+        let mut s = s.clone();
+        s.timestamp = TimestampSpec::Expr(expr);
         Ok(PlanBuilder { plan: Arc::new(LogicalPlan::Sink(s)) })
     }
 
@@ -723,7 +746,7 @@ impl PlanBuilder {
                 key_format,
                 value_format,
                 partitions,
-                timestamp_column: None,
+                timestamp: TimestampSpec::Record,
                 meta,
             })),
         })

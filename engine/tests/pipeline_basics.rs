@@ -211,6 +211,26 @@ fn sink_takes_record_timestamps_from_a_column_and_drops_negative_ones() {
     assert!(err.unwrap_err().to_string().contains("must be BIGINT or TIMESTAMP"));
 }
 
+#[test]
+fn sink_takes_record_timestamps_from_an_expression_and_drops_rows_where_it_is_null() {
+    let plan = events()
+        .sink("out", Arc::new(KafkaFormat), Arc::new(JsonFormat))
+        .unwrap()
+        .with_output_timestamp_expr(Expr::col("amount").cast(DataType::Int64))
+        .unwrap()
+        .build();
+    let mut d = TestDriver::new("t-out-ts-expr", &[plan]).unwrap();
+    d.pipe("events", None, Some(&ev("a", "buy", 7.0)), 100).unwrap();
+    d.pipe("events", None, Some(br#"{"user":"c"}"#), 300).unwrap();
+    d.pipe("events", None, Some(&ev("b", "buy", 9.0)), 400).unwrap();
+    let out = d.read_output("out").unwrap();
+    // Unlike a column, a NULL expression (a timestamp that cannot be
+    // extracted) drops the row rather than falling back to the event time.
+    assert_eq!(out.iter().map(|r| r.timestamp).collect::<Vec<_>>(), vec![7, 9]);
+    let err = events().sink("x", Arc::new(KafkaFormat), Arc::new(JsonFormat)).unwrap().with_output_timestamp_expr(Expr::col("user"));
+    assert!(err.unwrap_err().to_string().contains("must be BIGINT or TIMESTAMP"));
+}
+
 /// Records in the application's changelog topics (every store's).
 fn changelog_records(d: &TestDriver) -> usize {
     d.log()

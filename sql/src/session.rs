@@ -721,12 +721,16 @@ impl Session {
             let col = planned.key.iter().chain(&planned.value).find(|c| &c.name == t).ok_or_else(|| {
                 SqlError::semantic(format!("The TIMESTAMP column set in the WITH clause does not exist in the schema: '{t}'"))
             })?;
-            if matches!(col.ty, SqlType::Bigint | SqlType::Timestamp) {
-                sink = sink.with_output_timestamp(t)?;
-            } else if prop_str(props, "TIMESTAMP_FORMAT").is_none() || col.ty != SqlType::String {
-                return Err(SqlError::semantic(format!(
-                    "Timestamp column, `{t}`, should be LONG(INT64), TIMESTAMP, or a String with a timestamp_format specified."
-                )));
+            match (&col.ty, prop_str(props, "TIMESTAMP_FORMAT")) {
+                (SqlType::Bigint | SqlType::Timestamp, _) => sink = sink.with_output_timestamp(t)?,
+                (SqlType::String, Some(format)) => {
+                    sink = sink.with_output_timestamp_expr(crate::planner::parse_timestamp(&self.functions, t, &format)?)?;
+                }
+                _ => {
+                    return Err(SqlError::semantic(format!(
+                        "Timestamp column, `{t}`, should be LONG(INT64), TIMESTAMP, or a String with a timestamp_format specified."
+                    )))
+                }
             }
         }
         let plan = sink.build();

@@ -24,6 +24,8 @@ use super::{OpContext, Operator};
 use crate::batch::Batch;
 use crate::error::{EngineError, Result};
 use crate::format::FormatRef;
+use crate::physical::expr::evaluate;
+use crate::plan::Expr;
 
 /// Header that marks a repartitioned table row as a retraction.
 pub(crate) const RETRACT_HEADER: &str = "riffle.retract";
@@ -31,14 +33,24 @@ pub(crate) const RETRACT_HEADER: &str = "riffle.retract";
 /// Payload bytes per appended log batch.
 const MAX_BATCH_BYTES: usize = 512 * 1024;
 
+/// Where a sink takes each record's timestamp from.
+pub(crate) enum SinkTime {
+    /// The row's event time.
+    Event,
+    /// A BIGINT or TIMESTAMP column (the event time where it is NULL).
+    Column(usize),
+    /// An expression giving BIGINT or TIMESTAMP; NULL drops the row.
+    Expr(Expr),
+}
+
 pub(crate) struct SinkOp {
     pub(crate) name: String,
     pub(crate) topic: String,
     pub(crate) key_format: FormatRef,
     pub(crate) value_format: FormatRef,
     pub(crate) key_len: usize,
-    /// Column whose value is the record timestamp (else the event time).
-    pub(crate) timestamp_col: Option<usize>,
+    /// Where each record's timestamp comes from.
+    pub(crate) timestamp: SinkTime,
     /// Window layout of the key: None, Some(false) time window, Some(true) session.
     pub(crate) windowed: Option<bool>,
     pub(crate) value_start: usize,
@@ -61,24 +73,24 @@ impl SinkOp {
     }
 }
 
+/// Row `i` of a BIGINT or TIMESTAMP array, when not NULL.
+fn time_value(a: &dyn arrow::array::Array, i: usize) -> Option<i64> {
+    if a.is_null(i) {
+        return None;
+    }
+    match a.data_type() {
+        arrow::datatypes::DataType::Int64 => Some(a.as_primitive::<Int64Type>().value(i)),
+        arrow::datatypes::DataType::Timestamp(arrow::datatypes::TimeUnit::Millisecond, _) => {
+            Some(a.as_primitive::<arrow::datatypes::TimestampMillisecondType>().value(i))
+        }
+        _ => None,
+    }
+}
+
 /// The timestamp of row `i`: the `col` value when set and not NULL, else
 /// the row's event time.
 fn record_time(batch: &Batch, col: Option<usize>, i: usize) -> i64 {
-    use arrow::array::Array;
-    let from_col = col.and_then(|c| {
-        let a = batch.rows.column(c);
-        if a.is_null(i) {
-            return None;
-        }
-        match a.data_type() {
-            arrow::datatypes::DataType::Int64 => Some(a.as_primitive::<Int64Type>().value(i)),
-            arrow::datatypes::DataType::Timestamp(arrow::datatypes::TimeUnit::Millisecond, _) => {
-                Some(a.as_primitive::<arrow::datatypes::TimestampMillisecondType>().value(i))
-            }
-            _ => None,
-        }
-    });
-    from_col.unwrap_or_else(|| batch.timestamps.value(i))
+    col.and_then(|c| time_value(batch.rows.column(c).as_ref(), i)).unwrap_or_else(|| batch.timestamps.value(i))
 }
 
 impl Operator for SinkOp {
@@ -97,6 +109,14 @@ impl Operator for SinkOp {
         let (mut value_buf, mut value_rows) = (Vec::new(), Vec::with_capacity(n));
         let width = batch.rows.num_columns();
         self.value_format.encode_into(&Self::project(&batch.rows, self.value_start, width)?, &mut value_buf, &mut value_rows)?;
+        let column = match self.timestamp {
+            SinkTime::Column(c) => Some(c),
+            _ => None,
+        };
+        let computed = match &self.timestamp {
+            SinkTime::Expr(e) => Some(evaluate(e, &batch)?),
+            _ => None,
+        };
         let (starts, ends) = match self.windowed {
             Some(_) => (
                 Some(batch.rows.column(self.key_len).as_primitive::<Int64Type>().clone()),
@@ -130,8 +150,15 @@ impl Operator for SinkOp {
         let value_buf = Bytes::from(value_buf);
         let mut per_partition: BTreeMap<i32, Vec<Record>> = BTreeMap::new();
         for (i, value) in value_rows.into_iter().enumerate() {
-            let timestamp = record_time(&batch, self.timestamp_col, i);
-            if self.timestamp_col.is_some() && timestamp < 0 {
+            let timestamp = match &computed {
+                Some(times) if times.is_null(i) => {
+                    tracing::debug!(topic = %self.topic, row = i, "dropping an output row whose timestamp cannot be extracted");
+                    continue;
+                }
+                Some(times) => time_value(times.as_ref(), i).unwrap_or(-1),
+                None => record_time(&batch, column, i),
+            };
+            if !matches!(self.timestamp, SinkTime::Event) && timestamp < 0 {
                 // Kafka cannot carry a negative timestamp: ksqlDB drops the row.
                 tracing::warn!(topic = %self.topic, timestamp, "dropping an output row whose timestamp column is negative");
                 continue;

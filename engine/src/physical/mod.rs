@@ -20,12 +20,12 @@ pub use source::{SourceDecoder, SourceSpec};
 
 use crate::builder::fingerprint;
 use crate::error::{EngineError, Result};
-use crate::operators::{aggregate::AggregateOp, filter::FilterOp, project::ProjectOp, select_key::SelectKeyOp, sink::SinkOp, table::{TableOp, ToStreamOp}, Operator};
+use crate::operators::{aggregate::AggregateOp, filter::FilterOp, project::ProjectOp, select_key::SelectKeyOp, sink::{SinkOp, SinkTime}, table::{TableOp, ToStreamOp}, Operator};
 use crate::operators::{
     flat_map::FlatMapOp, foreign_key_join::ForeignKeyJoinOp, join_stream_stream::StreamStreamJoinOp,
     join_stream_table::StreamTableJoinOp, join_table_table::TableTableJoinOp, session::SessionOp, sliding::SlidingOp,
 };
-use crate::plan::{Kind, LogicalPlan};
+use crate::plan::{Kind, LogicalPlan, TimestampSpec};
 
 /// One physical node of a sub-topology.
 #[derive(Debug, Clone)]
@@ -201,7 +201,7 @@ impl Topology {
                         task_partition: partition,
                         log: log.clone(),
                         mark_retractions: true,
-                        timestamp_col: None,
+                        timestamp: SinkTime::Event,
                     }))
                 }
                 NodeKind::Plan(p) => Some(self.plan_operator(p, idx, name(p), sub, partition, log, s)?),
@@ -328,11 +328,13 @@ impl Topology {
                     task_partition: partition,
                     log: log.clone(),
                     mark_retractions: false,
-                    timestamp_col: k
-                        .timestamp_column
-                        .as_ref()
-                        .map(|c| k.meta.schema.index_of(c).map_err(|e| EngineError::arrow(&k.topic, e)))
-                        .transpose()?,
+                    timestamp: match &k.timestamp {
+                        TimestampSpec::Record => SinkTime::Event,
+                        TimestampSpec::Column(c) => {
+                            SinkTime::Column(k.meta.schema.index_of(c).map_err(|e| EngineError::arrow(&k.topic, e))?)
+                        }
+                        TimestampSpec::Expr(e) => SinkTime::Expr(e.clone()),
+                    },
                 })
             }
             LogicalPlan::Process(x) => x.supplier.get(partition),

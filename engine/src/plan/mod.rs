@@ -402,10 +402,12 @@ pub struct Sink {
     pub value_format: FormatRef,
     /// Partitions to create the topic with (default: the input's).
     pub partitions: Option<i32>,
-    /// A BIGINT or TIMESTAMP column whose value becomes each record's
-    /// timestamp (ksqlDB's `TIMESTAMP` property on a sink); the row's event
-    /// time otherwise, and when the column is NULL.
-    pub timestamp_column: Option<String>,
+    /// Where each record's timestamp comes from (ksqlDB's `TIMESTAMP`
+    /// property on a sink): the row's event time ([`TimestampSpec::Record`]);
+    /// a BIGINT or TIMESTAMP column, falling back to the event time when it
+    /// is NULL; or an expression, such as a string column parsed with a
+    /// pattern, whose NULL result (an unparsable value) drops the row.
+    pub timestamp: TimestampSpec,
     /// Output (the input's).
     pub meta: Meta,
 }

@@ -1530,6 +1530,15 @@ impl<'a> Planner<'a> {
     }
 }
 
+/// `STRINGTOTIMESTAMP(column, format)`: a STRING timestamp column read with
+/// its `TIMESTAMP_FORMAT` (NULL where a value does not parse).
+pub(crate) fn parse_timestamp(functions: &Functions, column: &str, format: &str) -> Result<EExpr> {
+    let parse = functions
+        .scalar("STRINGTOTIMESTAMP")
+        .ok_or_else(|| SqlError::Internal("STRINGTOTIMESTAMP is not registered".into()))?;
+    Ok(EExpr::Function { func: parse, args: vec![EExpr::col(column), EExpr::Literal(ScalarValue::Utf8(format.to_string()))] })
+}
+
 /// The engine source node for a catalog source. A STRING `TIMESTAMP`
 /// column with a `TIMESTAMP_FORMAT` is parsed with it (`STRINGTOTIMESTAMP`).
 ///
@@ -1542,15 +1551,7 @@ pub fn source_builder(src: &SourceInfo, functions: &Functions) -> Result<PlanBui
     let value = Schema::new(src.value.iter().map(|c| Field::new(&c.name, c.ty.to_arrow(), true)).collect::<Vec<_>>());
     let is_string = |c: &str| src.column(c).is_some_and(|col| col.ty == SqlType::String);
     let time = match (&src.timestamp, &src.timestamp_format) {
-        (Some(c), Some(format)) if is_string(c) => {
-            let parse = functions
-                .scalar("STRINGTOTIMESTAMP")
-                .ok_or_else(|| SqlError::Internal("STRINGTOTIMESTAMP is not registered".into()))?;
-            TimestampSpec::Expr(EExpr::Function {
-                func: parse,
-                args: vec![EExpr::col(c), EExpr::Literal(ScalarValue::Utf8(format.clone()))],
-            })
-        }
+        (Some(c), Some(format)) if is_string(c) => TimestampSpec::Expr(parse_timestamp(functions, c, format)?),
         (Some(c), _) => TimestampSpec::Column(c.clone()),
         (None, _) => TimestampSpec::Record,
     };
