@@ -52,6 +52,48 @@ fn record_headers_ride_through_stateless_operators() {
     assert!(out[1].headers.is_empty());
 }
 
+/// An aggregation's update carries the headers of the record that caused
+/// it, per record without a cache and the last updating record's with one
+/// (Kafka Streams forwards the triggering record's context).
+#[test]
+fn aggregation_updates_carry_the_headers_of_the_record_that_caused_them() {
+    use riffle_log::client::LogClient;
+    use riffle_log::record::{Header, Record};
+    let plan = || {
+        events()
+            .group_by(vec![(Expr::col("user"), "user".into())])
+            .unwrap()
+            .aggregate(None, vec![(AggFunc::CountStar, vec![], "n".into())])
+            .unwrap()
+            .to_stream()
+            .unwrap()
+            .sink("counts", Arc::new(KafkaFormat), Arc::new(JsonFormat))
+            .unwrap()
+            .build()
+    };
+    let h = |v: &'static [u8]| vec![Header { key: "trace".into(), value: Some(bytes::Bytes::from_static(v)) }];
+    let rec = |user: &str, headers: Vec<Header>| Record {
+        key: None,
+        value: Some(ev(user, "buy", 1.0).into()),
+        timestamp: Some(1),
+        headers,
+    };
+    let input = [rec("a", h(b"1")), rec("b", vec![]), rec("a", h(b"2"))];
+    for cache in [false, true] {
+        let mut d = TestDriver::with_config(&format!("t-agg-headers-{cache}"), &[plan()], 1, cache).unwrap();
+        d.log().append("events", 0, &input).unwrap();
+        d.run().unwrap();
+        let out = d.read_output("counts").unwrap();
+        let seen: Vec<_> = out.iter().map(|r| (r.key_str().unwrap(), r.headers.clone())).collect();
+        let expected = if cache {
+            vec![("a".to_string(), h(b"2")), ("b".to_string(), vec![])]
+        } else {
+            vec![("a".to_string(), h(b"1")), ("b".to_string(), vec![]), ("a".to_string(), h(b"2"))]
+        };
+        assert_eq!(seen, expected, "cache {cache}");
+    }
+}
+
 #[test]
 fn filter_and_project_keep_matching_rows_in_order() {
     let plan = events()

@@ -41,6 +41,7 @@ use riffle_state::{KeyValueSpec, KeyValueStore, KvStore, ReadOnlyKeyValueStore, 
 use super::accumulator::{carry_rows, AggInput, decode_state, encode_state, Accs, ArgCol, FreshAccs, OutBuilder};
 use super::{InitContext, OpContext, Operator};
 use crate::batch::Batch;
+use riffle_log::record::Header;
 use crate::error::{EngineError, Result};
 use crate::physical::expr::evaluate;
 use crate::plan::{AggExpr, AggFunc, Aggregate, WindowSpec};
@@ -59,6 +60,11 @@ pub(crate) struct Slot {
     /// The store holds a version of this slot (it was read from there or
     /// written there at a commit).
     stored: bool,
+    /// The Kafka headers of the record that last updated the slot, which
+    /// its next emission carries (Kafka Streams forwards the context of the
+    /// record that triggered the update). Not stored: after a restore a
+    /// slot has none until its next update.
+    headers: Option<Box<Vec<Header>>>,
 }
 
 /// The aggregation's store: a window store for windowed aggregations, a
@@ -275,7 +281,12 @@ impl AggregateOp {
         }
         let rows = RecordBatch::try_new(self.out_schema.clone(), cols).map_err(|e| EngineError::arrow(&self.name, e))?;
         let ts = Int64Array::from_iter_values(items.iter().map(|(_, _, s)| s.ts));
-        Ok(Batch::new(rows, ts))
+        let mut batch = Batch::new(rows, ts);
+        if items.iter().any(|(_, _, s)| s.headers.is_some()) {
+            batch.headers =
+                Some(Arc::new(items.iter().map(|(_, _, s)| s.headers.as_deref().cloned().unwrap_or_default()).collect()));
+        }
+        Ok(batch)
     }
 
     /// The window-start range `[from, to]` the next final emission reads,
@@ -396,7 +407,7 @@ fn sorted_by_key(start: i64, slots: &WindowSlots) -> Vec<(&[u8], i64, &Slot)> {
 /// A slot with no rows yet.
 fn fresh_slot(fresh: &FreshAccs) -> Result<Slot> {
     let accs = fresh.make()?;
-    Ok(Slot { accs, ts: i64::MIN, carry: None, dirty: false, pending: false, stored: false })
+    Ok(Slot { accs, ts: i64::MIN, carry: None, dirty: false, pending: false, stored: false, headers: None })
 }
 
 /// A slot read back from the store (layout: [`AggregateOp::encode_slot`]).
@@ -583,6 +594,9 @@ impl Operator for AggregateOp {
                     }
                 }
                 slot.ts = slot.ts.max(ts);
+                if let Some(h) = &batch.headers {
+                    slot.headers = (!h[i].is_empty()).then(|| Box::new(h[i].clone()));
+                }
                 if let Some(c) = &carry {
                     if !retract {
                         slot.carry = Some(c.row(i).as_ref().into());
@@ -609,6 +623,8 @@ impl Operator for AggregateOp {
             tracing::debug!(operator = %self.name, late, "dropped records for closed windows");
         }
         if per_record && !emit_rows.is_empty() {
+            let headers =
+                batch.headers.as_ref().map(|h| Arc::new(emit_rows.iter().map(|&i| h[i as usize].clone()).collect()));
             let idx = UInt32Array::from(emit_rows);
             let mut out: Vec<ArrayRef> = Vec::with_capacity(self.out_schema.fields().len());
             for c in &cols[..self.key_len] {
@@ -627,6 +643,7 @@ impl Operator for AggregateOp {
             }
             let rows = RecordBatch::try_new(self.out_schema.clone(), out).map_err(|e| EngineError::arrow(&self.name, e))?;
             let mut b = Batch::new(rows, Int64Array::from(emit_ts));
+            b.headers = headers;
             if self.window.is_none() {
                 b.change = Some(crate::batch::Change { deleted: arrow::array::BooleanArray::from(vec![false; b.len()]), old: None });
             }

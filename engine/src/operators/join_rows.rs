@@ -16,6 +16,7 @@ use arrow::compute::{interleave, take};
 use arrow::datatypes::{Field, Schema, SchemaRef};
 use arrow::row::{RowConverter, Rows};
 use bytes::Bytes;
+use riffle_log::record::Header;
 
 use super::table::RowCodec;
 use crate::batch::{Batch, Change};
@@ -197,8 +198,11 @@ impl JoinLayout {
 
     /// Builds the output batch for `rows`; `Input` parts of the left side
     /// index `left_input`, those of the right side `right_input`. Table
-    /// outputs (`table`) carry [`Change`] with the deletes. `None` when
-    /// there are no rows.
+    /// outputs (`table`) carry [`Change`] with the deletes. A row built from
+    /// an input row carries that row's Kafka headers from `input_headers`
+    /// (Kafka Streams forwards the triggering record's headers); rows from
+    /// stores alone (outer rows of closed windows, deletes) carry none.
+    /// `None` when there are no rows.
     ///
     /// # Errors
     /// Arrow failures (a bug), parts that point outside their batch.
@@ -207,6 +211,7 @@ impl JoinLayout {
         rows: &JoinedRows,
         left_input: Option<&RecordBatch>,
         right_input: Option<&RecordBatch>,
+        input_headers: Option<&Arc<Vec<Vec<Header>>>>,
         table: bool,
     ) -> Result<Option<Batch>> {
         if rows.len() == 0 {
@@ -222,6 +227,19 @@ impl JoinLayout {
         let mut batch = Batch::new(out, Int64Array::from(rows.ts.clone()));
         if table {
             batch.change = Some(Change { deleted: BooleanArray::from(rows.deleted.clone()), old: None });
+        }
+        if let Some(h) = input_headers {
+            let row_headers = |part: &Part| match part {
+                Part::Input(i) => h.get(*i as usize).cloned(),
+                _ => None,
+            };
+            batch.headers = Some(Arc::new(
+                rows.left
+                    .iter()
+                    .zip(&rows.right)
+                    .map(|(l, r)| row_headers(l).or_else(|| row_headers(r)).unwrap_or_default())
+                    .collect(),
+            ));
         }
         Ok(Some(batch))
     }

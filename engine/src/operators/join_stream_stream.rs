@@ -278,7 +278,7 @@ impl Operator for StreamStreamJoinOp {
             tracing::debug!(operator = %self.name, late, "dropped stream-stream join rows whose window had closed");
         }
         let (li, ri) = if side == LEFT { (Some(&batch.rows), None) } else { (None, Some(&batch.rows)) };
-        if let Some(b) = self.layout.assemble(&out, li, ri, false)? {
+        if let Some(b) = self.layout.assemble(&out, li, ri, batch.headers.as_ref(), false)? {
             ctx.emit(b);
         }
         Ok(())
@@ -291,7 +291,7 @@ impl Operator for StreamStreamJoinOp {
         self.observed = ctx.stream_time;
         let mut out = JoinedRows::default();
         self.flush_closed(&mut out)?;
-        if let Some(b) = self.layout.assemble(&out, None, None, false)? {
+        if let Some(b) = self.layout.assemble(&out, None, None, None, false)? {
             ctx.emit(b);
         }
         Ok(())

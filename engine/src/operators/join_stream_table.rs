@@ -96,7 +96,7 @@ impl StreamTableJoinOp {
             };
             out.push(k.as_ref(), Part::Input(i as u32), right, ts[i], false);
         }
-        if let Some(b) = self.layout.assemble(&out, Some(&batch.rows), None, false)? {
+        if let Some(b) = self.layout.assemble(&out, Some(&batch.rows), None, batch.headers.as_ref(), false)? {
             ctx.emit(b);
         }
         Ok(())

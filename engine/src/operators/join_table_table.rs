@@ -136,7 +136,7 @@ impl Operator for TableTableJoinOp {
             }
         }
         let (li, ri) = if port == 0 { (Some(&batch.rows), None) } else { (None, Some(&batch.rows)) };
-        if let Some(b) = self.layout.assemble(&out, li, ri, true)? {
+        if let Some(b) = self.layout.assemble(&out, li, ri, batch.headers.as_ref(), true)? {
             ctx.emit(b);
         }
         Ok(())

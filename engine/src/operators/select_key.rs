@@ -3,6 +3,8 @@
 //! group key and an addition of the new row under its new key, as Kafka
 //! Streams' `KTable.groupBy` does.
 
+use std::sync::Arc;
+
 use arrow::array::{Array, ArrayRef, BooleanArray, Int64Array, RecordBatch};
 use arrow::compute::concat_batches;
 use arrow::datatypes::SchemaRef;
@@ -85,22 +87,26 @@ impl Operator for SelectKeyOp {
             }
             None => (None, vec![false; n]),
         };
-        // Interleave: for each input row, its retraction then its addition.
+        // Interleave: for each input row, its retraction then its addition,
+        // both with the input row's headers.
         let mut parts = Vec::new();
         let mut deleted = Vec::new();
         let mut ts = Vec::new();
+        let mut from = Vec::new();
         for i in 0..n {
             if old_keep[i] {
                 if let Some(o) = &olds {
                     parts.push(o.slice(i, 1));
                     deleted.push(true);
                     ts.push(batch.timestamps.value(i));
+                    from.push(i);
                 }
             }
             if add_keep[i] {
                 parts.push(adds.slice(i, 1));
                 deleted.push(false);
                 ts.push(batch.timestamps.value(i));
+                from.push(i);
             }
         }
         if parts.is_empty() {
@@ -111,7 +117,7 @@ impl Operator for SelectKeyOp {
             rows,
             timestamps: Int64Array::from(ts),
             change: Some(Change { deleted: BooleanArray::from(deleted), old: None }),
-            headers: None,
+            headers: batch.headers.as_ref().map(|h| Arc::new(from.iter().map(|&i| h[i].clone()).collect())),
         });
         Ok(())
     }
