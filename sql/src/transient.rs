@@ -374,7 +374,13 @@ impl Session {
         check_pseudo_columns(query)?;
         let mut planner = self.planner();
         planner.transient = true;
-        let planned = planner.plan_query(query, "TRANSIENT")?;
+        let planned = planner.plan_query(query, "TRANSIENT").map_err(|e| match (e, &query.where_clause) {
+            // A pull query's WHERE errors name the expression, as ksqlDB's do.
+            (SqlError::Semantic(m), Some(w)) if m.starts_with("Error in WHERE expression: ") => {
+                SqlError::Semantic(format!("{m}\nStatement: {}", crate::planner::display_expr(w)))
+            }
+            (e, _) => e,
+        })?;
         if src.kind == SourceKind::Table {
             let flag = |k: &str| {
                 properties.get(k).or_else(|| self.properties.get(k)).map(|v| !v.eq_ignore_ascii_case("false")).unwrap_or(true)

@@ -834,6 +834,11 @@ impl<'a> Planner<'a> {
                     }
                 }
                 SelectItem::Expr { expr, alias } => {
+                    if matches!(expr, Expr::Literal(Literal::Null)) {
+                        return Err(SqlError::semantic(
+                            "Can't infer a type of null. Please explicitly cast it to a required type, e.g. CAST(null AS VARCHAR).",
+                        ));
+                    }
                     if let Expr::Column { qualifier: None, name } = expr {
                         if (name == "WINDOWSTART" || name == "WINDOWEND") && !scope.windowed && !self.windowed_query {
                             return Err(SqlError::semantic(format!(
@@ -1324,6 +1329,7 @@ impl<'a> Planner<'a> {
             Expr::Literal(l) => EExpr::Literal(literal(l)?),
             Expr::Binary { op, left, right } => {
                 let (l, r) = (rec(left)?, rec(right)?);
+                let op_ast = op;
                 let op = match op {
                     BinOp::Add => BinaryOp::Plus,
                     BinOp::Sub => BinaryOp::Minus,
@@ -1344,6 +1350,28 @@ impl<'a> Planner<'a> {
                 let is_str = |e: &EExpr| matches!(expr_type(e, schema), Ok(DataType::Utf8));
                 let op = if op == BinaryOp::Plus && is_str(&l) && is_str(&r) { BinaryOp::Concat } else { op };
                 let (l, r) = decimal_literals_to_double(l, r, schema);
+                let is_null = |e: &Expr| matches!(e, Expr::Literal(Literal::Null));
+                let null_typed = |e: &EExpr| matches!(expr_type(e, schema), Ok(DataType::Null));
+                if op.is_comparison() && (is_null(left) || is_null(right)) {
+                    let type_name = |ast: &Expr, e: &EExpr| match expr_type(e, schema).map(|t| SqlType::from_arrow(&t)) {
+                        Ok(Ok(t)) if !is_null(ast) => t.to_string(),
+                        _ => "NULL".to_string(),
+                    };
+                    return Err(SqlError::semantic(format!(
+                        "Comparison with NULL not supported: {} {} {}\nUse 'IS NULL' or 'IS NOT NULL' instead.",
+                        type_name(left, &l),
+                        display_binop(*op_ast),
+                        type_name(right, &r)
+                    )));
+                }
+                if op.is_arithmetic() && null_typed(&l) && null_typed(&r) {
+                    return Err(SqlError::semantic(format!(
+                        "Error processing expression: ({} {} {}). Arithmetic on types null and null are not supported.",
+                        display_expr(left),
+                        display_binop(*op_ast),
+                        display_expr(right)
+                    )));
+                }
                 let (l, r) = if op.is_comparison() {
                     self.check_comparison(&l, &r, &joined_names(left, scope), &joined_names(right, scope), op, schema)?;
                     coerce_pair(l, r, schema, right, op)?
@@ -2176,6 +2204,26 @@ fn synthetic_key_name<'n>(columns: impl Iterator<Item = &'n str>) -> String {
     }
 }
 
+/// An operator as ksqlDB prints it.
+fn display_binop(op: BinOp) -> &'static str {
+    match op {
+        BinOp::Add => "+",
+        BinOp::Sub => "-",
+        BinOp::Mul => "*",
+        BinOp::Div => "/",
+        BinOp::Mod => "%",
+        BinOp::Eq => "=",
+        BinOp::NotEq => "<>",
+        BinOp::Lt => "<",
+        BinOp::LtEq => "<=",
+        BinOp::Gt => ">",
+        BinOp::GtEq => ">=",
+        BinOp::And => "AND",
+        BinOp::Or => "OR",
+        BinOp::Concat => "||",
+    }
+}
+
 /// ksqlDB's rendering of an expression in messages (`L.A`, `SUM(X)`).
 pub fn display_expr(e: &Expr) -> String {
     match e {
@@ -2188,23 +2236,7 @@ pub fn display_expr(e: &Expr) -> String {
         Expr::Literal(Literal::Boolean(b)) => b.to_string(),
         Expr::Literal(Literal::Null) => "null".into(),
         Expr::Binary { op, left, right } => {
-            let o = match op {
-                BinOp::Add => "+",
-                BinOp::Sub => "-",
-                BinOp::Mul => "*",
-                BinOp::Div => "/",
-                BinOp::Mod => "%",
-                BinOp::Eq => "=",
-                BinOp::NotEq => "<>",
-                BinOp::Lt => "<",
-                BinOp::LtEq => "<=",
-                BinOp::Gt => ">",
-                BinOp::GtEq => ">=",
-                BinOp::And => "AND",
-                BinOp::Or => "OR",
-                BinOp::Concat => "||",
-            };
-            format!("({} {o} {})", display_expr(left), display_expr(right))
+            format!("({} {} {})", display_expr(left), display_binop(*op), display_expr(right))
         }
         Expr::Function { name, args } => {
             let a: Vec<String> = args.iter().map(display_expr).collect();
