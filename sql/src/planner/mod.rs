@@ -1500,10 +1500,40 @@ impl<'a> Planner<'a> {
             }
             Expr::Array(items) => {
                 let null_args = items.iter().map(|i| matches!(i, Expr::Literal(Literal::Null))).collect();
-                EExpr::Function {
-                    func: Arc::new(ArrayConstructor { null_args }),
-                    args: items.iter().map(&rec).collect::<Result<_>>()?,
-                }
+                // ksqlDB's array constructor: the elements take their common
+                // type (numbers widen, structs gain each other's fields), and
+                // string literals are read as that type.
+                let planned: Vec<EExpr> = items.iter().map(&rec).collect::<Result<_>>()?;
+                let typed = |e: &EExpr| expr_type(e, schema).ok().and_then(|t| SqlType::from_arrow(&t).ok());
+                let target = items
+                    .iter()
+                    .zip(&planned)
+                    .filter(|(i, _)| !matches!(i, Expr::Literal(Literal::Null | Literal::String(_))))
+                    .filter_map(|(_, e)| typed(e))
+                    .try_fold(None, |acc: Option<SqlType>, t| match acc {
+                        None => Some(Some(t)),
+                        Some(a) => element_union(&a, &t).map(Some),
+                    })
+                    .flatten();
+                let args = match target {
+                    Some(target) => {
+                        let mut args = Vec::with_capacity(items.len());
+                        for (item, e) in items.iter().zip(planned) {
+                            let e = match in_list_item(item, &target)? {
+                                Some(rewritten) if &rewritten != item => rec(&rewritten)?,
+                                _ => e,
+                            };
+                            let e = match typed(&e) {
+                                Some(t) if t != target => EExpr::Cast { expr: Box::new(e), to: target.to_arrow() },
+                                _ => e,
+                            };
+                            args.push(e);
+                        }
+                        args
+                    }
+                    None => planned,
+                };
+                EExpr::Function { func: Arc::new(ArrayConstructor { null_args }), args }
             }
             Expr::Map(entries) => {
                 let mut args = Vec::new();
@@ -1685,6 +1715,31 @@ fn wider(a: &SqlType, b: &SqlType) -> Option<SqlType> {
     }
 }
 
+/// The type two elements of an array constructor share: numbers widen
+/// (INT < BIGINT < DECIMAL < DOUBLE), structs take the union of their
+/// fields (in order of first appearance), and collections the union of
+/// their element types. `None` when they have none.
+fn element_union(a: &SqlType, b: &SqlType) -> Option<SqlType> {
+    match (a, b) {
+        _ if a == b => Some(a.clone()),
+        (SqlType::Array(x), SqlType::Array(y)) => Some(SqlType::Array(Box::new(element_union(x, y)?))),
+        (SqlType::Map(k1, v1), SqlType::Map(k2, v2)) => {
+            Some(SqlType::Map(Box::new(element_union(k1, k2)?), Box::new(element_union(v1, v2)?)))
+        }
+        (SqlType::Struct(f1), SqlType::Struct(f2)) => {
+            let mut fields = f1.clone();
+            for (name, t) in f2 {
+                match fields.iter_mut().find(|(n, _)| n == name) {
+                    Some((_, existing)) => *existing = element_union(existing, t)?,
+                    None => fields.push((name.clone(), t.clone())),
+                }
+            }
+            Some(SqlType::Struct(fields))
+        }
+        _ => structural::common_type(&[a.clone(), b.clone()]),
+    }
+}
+
 /// An `IN` list item as ksqlDB reads it against an operand of type `t`:
 /// literals take the operand's type, inside ARRAY, MAP and STRUCT
 /// constructors too. Against a STRING, numbers and booleans become their
@@ -1709,8 +1764,11 @@ fn in_list_item(e: &Expr, t: &SqlType) -> Result<Option<Expr>> {
             let trimmed = text.trim();
             Expr::Literal(match trimmed.parse::<i64>() {
                 Ok(n) => Literal::Integer(n),
-                Err(_) if trimmed.parse::<f64>().is_ok_and(f64::is_finite) => Literal::Decimal(trimmed.to_string()),
-                Err(_) => return Err(invalid(text)),
+                Err(_) => match trimmed.parse::<f64>() {
+                    Ok(v) if v.is_finite() && trimmed.contains(['e', 'E']) => Literal::Double(v),
+                    Ok(v) if v.is_finite() => Literal::Decimal(trimmed.to_string()),
+                    _ => return Err(invalid(text)),
+                },
             })
         }
         (Expr::Literal(Literal::String(text)), SqlType::Boolean) => {
