@@ -1433,7 +1433,15 @@ impl<'a> Planner<'a> {
                 let else_expr = else_expr.as_ref().map(|x| rec(x)).transpose()?.map(Box::new);
                 EExpr::Case { when_then, else_expr }
             }
-            Expr::Cast { expr, ty } => EExpr::Cast { expr: Box::new(rec(expr)?), to: ty.to_arrow() },
+            Expr::Cast { expr, ty } => {
+                let e = rec(expr)?;
+                let nested = matches!(expr_type(&e, schema), Ok(t) if t.is_nested());
+                if *ty == SqlType::String && nested {
+                    EExpr::Function { func: Arc::new(structural::CollectionToString), args: vec![e] }
+                } else {
+                    EExpr::Cast { expr: Box::new(e), to: ty.to_arrow() }
+                }
+            }
             Expr::Function { name, args } if args.iter().any(|a| matches!(a, Expr::Lambda { .. })) => {
                 let kind = match name.as_str() {
                     "TRANSFORM" => lambda::LambdaKind::Transform,

@@ -244,3 +244,118 @@ impl ScalarFunction for StructConstructor {
         finish(&out, &ty)
     }
 }
+
+/// `CAST(x AS STRING)` of an ARRAY, MAP or STRUCT: the text Java's
+/// `toString` gives the value ksqlDB holds (`[1, 2]`, `{a=1, b=2}`,
+/// `Struct{F0=1,F1=x}`; a struct leaves out its NULL fields, as Kafka
+/// Connect's `Struct` does).
+#[derive(Debug)]
+pub struct CollectionToString;
+
+impl CollectionToString {
+    fn write(out: &mut String, v: &Value) {
+        use std::fmt::Write as _;
+        match v {
+            Value::Null => out.push_str("null"),
+            Value::Boolean(b) => out.push_str(if *b { "true" } else { "false" }),
+            Value::Int(i) => {
+                let _ = write!(out, "{i}");
+            }
+            Value::Bigint(i) | Value::Timestamp(i) => {
+                let _ = write!(out, "{i}");
+            }
+            Value::Double(d) => out.push_str(&crate::serde::java::format_double(*d)),
+            Value::Decimal(unscaled, scale) => out.push_str(&crate::serde::java::decimal_plain(*unscaled, i32::from(*scale))),
+            Value::String(s) => out.push_str(s),
+            Value::Bytes(b) => {
+                use base64::Engine as _;
+                out.push_str(&base64::engine::general_purpose::STANDARD.encode(b));
+            }
+            Value::Date(d) | Value::Time(d) => {
+                let _ = write!(out, "{d}");
+            }
+            Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    Self::write(out, item);
+                }
+                out.push(']');
+            }
+            Value::Map(entries) => {
+                out.push('{');
+                for (i, (k, v)) in entries.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    Self::write(out, k);
+                    out.push('=');
+                    Self::write(out, v);
+                }
+                out.push('}');
+            }
+            Value::Struct(fields) => {
+                out.push_str("Struct{");
+                for (i, (name, v)) in fields.iter().filter(|(_, v)| !v.is_null()).enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(name);
+                    out.push('=');
+                    Self::write(out, v);
+                }
+                out.push('}');
+            }
+        }
+    }
+}
+
+impl ScalarFunction for CollectionToString {
+    fn name(&self) -> &str {
+        "CAST"
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> EngineResult<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke(&self, args: &[ArrayRef], rows: usize) -> EngineResult<ArrayRef> {
+        let out = rows_of(args, rows, |row| match row.first() {
+            None | Some(Value::Null) => Value::Null,
+            Some(v) => {
+                let mut s = String::new();
+                Self::write(&mut s, v);
+                Value::String(s)
+            }
+        });
+        finish(&out, &SqlType::String)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collections_print_as_java_prints_them() {
+        let text = |v: Value| {
+            let mut s = String::new();
+            CollectionToString::write(&mut s, &v);
+            s
+        };
+        assert_eq!(text(Value::Array(vec![Value::Int(1), Value::Null, Value::Double(2.0)])), "[1, null, 2.0]");
+        assert_eq!(
+            text(Value::Map(vec![(Value::String("a".into()), Value::Int(1)), (Value::String("b".into()), Value::Null)])),
+            "{a=1, b=null}"
+        );
+        // Kafka Connect's Struct leaves NULL fields out.
+        let s = Value::Struct(vec![
+            ("F0".into(), Value::Int(1)),
+            ("gone".into(), Value::Null),
+            ("f1".into(), Value::Array(vec![Value::String("x".into())])),
+        ]);
+        assert_eq!(text(s), "Struct{F0=1,f1=[x]}");
+    }
+}
