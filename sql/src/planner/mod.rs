@@ -1435,9 +1435,12 @@ impl<'a> Planner<'a> {
             }
             Expr::Cast { expr, ty } => {
                 let e = rec(expr)?;
-                let nested = matches!(expr_type(&e, schema), Ok(t) if t.is_nested());
+                let from = expr_type(&e, schema).ok();
+                let nested = from.as_ref().is_some_and(DataType::is_nested);
                 if *ty == SqlType::String && nested {
                     EExpr::Function { func: Arc::new(structural::CollectionToString), args: vec![e] }
+                } else if matches!((&from, ty), (Some(DataType::Struct(_)), SqlType::Struct(_))) {
+                    EExpr::Function { func: Arc::new(structural::StructCast { to: ty.to_arrow() }), args: vec![e] }
                 } else {
                     EExpr::Cast { expr: Box::new(e), to: ty.to_arrow() }
                 }

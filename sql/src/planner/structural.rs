@@ -358,4 +358,70 @@ mod tests {
         ]);
         assert_eq!(text(s), "Struct{F0=1,f1=[x]}");
     }
+
+    #[test]
+    fn struct_casts_match_fields_by_name() {
+        use arrow::array::{Array, AsArray, Int64Array, StringArray, StructArray};
+        use arrow::datatypes::{Field, Fields};
+        use std::sync::Arc;
+        let source = StructArray::try_new(
+            Fields::from(vec![Field::new("F0", DataType::Int64, true), Field::new("F1", DataType::Utf8, true)]),
+            vec![Arc::new(Int64Array::from(vec![Some(1), Some(2)])), Arc::new(StringArray::from(vec![Some("a"), Some("b")]))],
+            Some(vec![true, false].into()),
+        )
+        .unwrap();
+        let to = DataType::Struct(Fields::from(vec![Field::new("F0", DataType::Utf8, true), Field::new("F3", DataType::Utf8, true)]));
+        let out = StructCast { to: to.clone() }.invoke(&[Arc::new(source)], 2).unwrap();
+        assert_eq!(out.data_type(), &to);
+        let out = out.as_struct();
+        assert_eq!(out.column(0).as_string::<i32>().value(0), "1", "F0 cast to STRING");
+        assert!(out.column(1).is_null(0), "F3 is not in the source");
+        assert!(out.is_null(1), "a NULL struct stays NULL");
+    }
+}
+
+/// `CAST(s AS STRUCT<…>)` between structs: fields match by name (exactly,
+/// as ksqlDB's are case-sensitive), each cast to its new type; a target
+/// field the source lacks is NULL, and source fields the target lacks are
+/// dropped. (Arrow's own struct cast goes by position.)
+#[derive(Debug)]
+pub struct StructCast {
+    /// The target struct type.
+    pub to: DataType,
+}
+
+impl ScalarFunction for StructCast {
+    fn name(&self) -> &str {
+        "CAST"
+    }
+
+    fn return_type(&self, args: &[DataType]) -> EngineResult<DataType> {
+        match (args.first(), &self.to) {
+            (Some(DataType::Struct(_) | DataType::Null), DataType::Struct(_)) => Ok(self.to.clone()),
+            (other, to) => Err(EngineError::plan("CAST", format!("cannot cast {other:?} to {to}"))),
+        }
+    }
+
+    fn invoke(&self, args: &[ArrayRef], rows: usize) -> EngineResult<ArrayRef> {
+        use arrow::array::{new_null_array, Array, StructArray};
+        let DataType::Struct(targets) = &self.to else {
+            return Err(EngineError::Internal("StructCast needs a struct type".into()));
+        };
+        let Some(input) = args.first() else { return Ok(new_null_array(&self.to, rows)) };
+        let Some(source) = input.as_any().downcast_ref::<StructArray>() else {
+            return Ok(new_null_array(&self.to, rows));
+        };
+        let opts = arrow::compute::CastOptions { safe: true, ..Default::default() };
+        let columns = targets
+            .iter()
+            .map(|f| match source.column_by_name(f.name()) {
+                Some(c) => arrow::compute::cast_with_options(c, f.data_type(), &opts)
+                    .map_err(|e| EngineError::plan("CAST", format!("field {}: {e}", f.name()))),
+                None => Ok(new_null_array(f.data_type(), source.len())),
+            })
+            .collect::<EngineResult<Vec<_>>>()?;
+        let out = StructArray::try_new(targets.clone(), columns, source.nulls().cloned())
+            .map_err(|e| EngineError::plan("CAST", e.to_string()))?;
+        Ok(std::sync::Arc::new(out))
+    }
 }
