@@ -308,6 +308,32 @@ impl KafkaLogClient {
         }
     }
 
+    /// Sends a one-partition request to the partition's leader (see
+    /// [`routed`](Self::routed)) and picks that partition's answer out of
+    /// the response; its error code, after at most one re-route, becomes
+    /// the error.
+    #[allow(clippy::too_many_arguments)]
+    fn to_leader<Req: Encodable, Resp: Decodable, P>(
+        &self,
+        topic: &str,
+        partition: i32,
+        api: ApiKey,
+        version: i16,
+        req: &Req,
+        pick: impl Fn(Resp) -> Option<P>,
+        code: impl Fn(&P) -> i16,
+    ) -> Result<P> {
+        let what = format!("{api:?}");
+        let p = self.routed(To::Leader(topic, partition), |addr| {
+            let resp: Resp = self.exchange(addr, api, version, req, REQUEST_TIMEOUT)?;
+            let p = pick(resp).ok_or_else(|| self.remote(format!("{what}: no answer for {topic}-{partition}")))?;
+            let c = code(&p);
+            Ok((p, c))
+        })?;
+        self.partition_error(code(&p), topic, partition, &what)?;
+        Ok(p)
+    }
+
     /// Sends a group request to the group's coordinator (see [`routed`](Self::routed)).
     fn to_coordinator<Req: Encodable, Resp: Decodable + GroupAnswer>(
         &self,
@@ -466,18 +492,15 @@ impl KafkaLogClient {
         let mut req = ListOffsetsRequest::default();
         req.replica_id = BrokerId(-1);
         req.topics = vec![t];
-        let p = self.routed(To::Leader(topic, partition), |addr| {
-            let resp: ListOffsetsResponse = self.exchange(addr, ApiKey::ListOffsets, 5, &req, REQUEST_TIMEOUT)?;
-            let p = resp
-                .topics
-                .into_iter()
-                .flat_map(|t| t.partitions)
-                .find(|x| x.partition_index == partition)
-                .ok_or_else(|| self.remote(format!("ListOffsets: no answer for {topic}-{partition}")))?;
-            let code = p.error_code;
-            Ok((p, code))
-        })?;
-        self.partition_error(p.error_code, topic, partition, "ListOffsets")?;
+        let p = self.to_leader(
+            topic,
+            partition,
+            ApiKey::ListOffsets,
+            5,
+            &req,
+            |resp: ListOffsetsResponse| resp.topics.into_iter().flat_map(|t| t.partitions).find(|x| x.partition_index == partition),
+            |p| p.error_code,
+        )?;
         Ok(p.offset)
     }
 
@@ -607,18 +630,15 @@ impl LogClient for KafkaLogClient {
         req.acks = -1;
         req.timeout_ms = 30_000;
         req.topic_data = vec![td];
-        let p = self.routed(To::Leader(topic, partition), |addr| {
-            let resp: ProduceResponse = self.exchange(addr, ApiKey::Produce, 7, &req, REQUEST_TIMEOUT)?;
-            let p = resp
-                .responses
-                .into_iter()
-                .flat_map(|t| t.partition_responses)
-                .find(|p| p.index == partition)
-                .ok_or_else(|| self.remote(format!("Produce: no answer for {topic}-{partition}")))?;
-            let code = p.error_code;
-            Ok((p, code))
-        })?;
-        self.partition_error(p.error_code, topic, partition, "Produce")?;
+        let p = self.to_leader(
+            topic,
+            partition,
+            ApiKey::Produce,
+            7,
+            &req,
+            |resp: ProduceResponse| resp.responses.into_iter().flat_map(|t| t.partition_responses).find(|p| p.index == partition),
+            |p| p.error_code,
+        )?;
         Ok(AppendInfo {
             base_offset: p.base_offset,
             last_offset: p.base_offset + records.len() as i64 - 1,
