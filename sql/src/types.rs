@@ -140,6 +140,11 @@ impl SqlType {
         })
     }
 
+    /// ARRAY, MAP or STRUCT.
+    pub fn is_nested(&self) -> bool {
+        matches!(self, SqlType::Array(_) | SqlType::Map(..) | SqlType::Struct(_))
+    }
+
     /// INT, BIGINT, DOUBLE or DECIMAL.
     pub fn is_numeric(&self) -> bool {
         matches!(self, SqlType::Int | SqlType::Bigint | SqlType::Double | SqlType::Decimal { .. })

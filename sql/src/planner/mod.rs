@@ -652,6 +652,7 @@ impl<'a> Planner<'a> {
                         SqlError::Semantic(m) if m.starts_with("Column '") => {
                             SqlError::Semantic(m.replacen("Column '", "SELECT column '", 1))
                         }
+                        SqlError::Semantic(m) if m.starts_with("Cast of ") => SqlError::Semantic(format!("Invalid Select: {m}")),
                         other => other,
                     })?;
                     values.push((v, name.clone()));
@@ -1437,6 +1438,20 @@ impl<'a> Planner<'a> {
                 let e = rec(expr)?;
                 let from = expr_type(&e, schema).ok();
                 let nested = from.as_ref().is_some_and(DataType::is_nested);
+                // A collection or struct is only cast from one of its kind.
+                let same_kind = |f: &DataType| {
+                    matches!(
+                        (f, ty),
+                        (DataType::Null, _)
+                            | (DataType::List(_) | DataType::LargeList(_), SqlType::Array(_))
+                            | (DataType::Map(..), SqlType::Map(..))
+                            | (DataType::Struct(_), SqlType::Struct(_))
+                    )
+                };
+                if let Some(f) = from.as_ref().filter(|f| ty.is_nested() && !same_kind(f)) {
+                    let shown = SqlType::from_arrow(f).map(|t| t.to_string()).unwrap_or_else(|_| f.to_string());
+                    return Err(SqlError::semantic(format!("Cast of {shown} to {ty} is not supported")));
+                }
                 if *ty == SqlType::String && nested {
                     EExpr::Function { func: Arc::new(structural::CollectionToString), args: vec![e] }
                 } else if matches!((&from, ty), (Some(DataType::Struct(_)), SqlType::Struct(_))) {
