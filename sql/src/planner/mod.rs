@@ -867,7 +867,19 @@ impl<'a> Planner<'a> {
                             }
                         }
                         (None, Expr::Column { name, .. }) => name.clone(),
-                        (None, Expr::Field { field, .. }) => field.clone(),
+                        // A field's name, with `_1`, `_2`, … when a source
+                        // column or an earlier item has it (ksqlDB's alias
+                        // generator).
+                        (None, Expr::Field { field, .. }) => {
+                            let taken = |n: &str| scope.cols.iter().any(|c| c.name == n) || out.iter().any(|(_, o)| o == n);
+                            let mut n = field.clone();
+                            let mut i = 1;
+                            while taken(&n) {
+                                n = format!("{field}_{i}");
+                                i += 1;
+                            }
+                            n
+                        }
                         _ => {
                             // Generated names skip the sources' column names.
                             let mut n = format!("KSQL_COL_{anon}");
