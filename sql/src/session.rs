@@ -659,7 +659,11 @@ impl Session {
     }
 
     fn create_as_select(&mut self, kind: SourceKind, name: &str, props: &Props, query: &Query, text: &str) -> Result<Executed> {
-        let planner = self.planner();
+        let mut planner = self.planner();
+        planner.statement = match kind {
+            SourceKind::Table => "CREATE TABLE AS SELECT",
+            SourceKind::Stream => "CREATE STREAM AS SELECT",
+        };
         let planned = planner.plan_query(query, name)?;
         if planned.kind != kind {
             return Err(SqlError::semantic(match kind {

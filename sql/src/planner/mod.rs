@@ -140,6 +140,9 @@ pub struct Planner<'a> {
     /// Set while planning `HAVING`: ksqlDB compares a number or boolean
     /// with a string literal that parses as one in `WHERE`, not in `HAVING`.
     in_having: std::cell::Cell<bool>,
+    /// The statement being planned, as ksqlDB names it in messages
+    /// (`CREATE TABLE AS SELECT`; `SELECT` by default).
+    pub statement: &'static str,
 }
 
 impl<'a> Planner<'a> {
@@ -154,6 +157,7 @@ impl<'a> Planner<'a> {
             record_metadata: false,
             side_rowtime: false,
             in_having: std::cell::Cell::new(false),
+            statement: "SELECT",
             transient: false,
         }
     }
@@ -216,6 +220,7 @@ impl<'a> Planner<'a> {
             record_metadata: reads_record_metadata(query),
             side_rowtime: matches!(query.from, Relation::Join { .. }) && reads_qualified_rowtime(query),
             in_having: std::cell::Cell::new(false),
+            statement: self.statement,
             transient: self.transient,
         };
         this.plan_query_inner(query, sink_name)
@@ -335,6 +340,20 @@ impl<'a> Planner<'a> {
                 return Err(SqlError::semantic("KSQL does not support persistent queries on windowed tables."));
             }
         }
+        if is_agg && !query.group_by.is_empty() {
+            let mut sources = Vec::new();
+            collect_sources(&query.from, &mut sources);
+            let kafka: Vec<String> = sources
+                .into_iter()
+                .filter(|n| self.catalog.source(n).is_some_and(|s| s.value_format.kind == crate::serde::FormatKind::Kafka))
+                .collect();
+            if !kafka.is_empty() {
+                return Err(SqlError::semantic(format!(
+                    "Source(s) {} are using the 'KAFKA' value format. This format does not yet support GROUP BY.",
+                    kafka.join(", ")
+                )));
+            }
+        }
         if is_agg {
             if query.group_by.is_empty() {
                 let mut bad = Vec::new();
@@ -347,7 +366,23 @@ impl<'a> Planner<'a> {
                         bad.iter().map(display_expr).collect::<Vec<_>>().join(", ")
                     )));
                 }
-                return Err(SqlError::semantic("Aggregate query needs GROUP BY (ksqlDB has no global aggregates)."));
+                let mut calls = Vec::new();
+                for (e, _) in &items {
+                    collect_aggregates(e, self.functions, &mut calls);
+                }
+                // ksqlDB shows COUNT(*) as it rewrites it: COUNT(ROWTIME).
+                let shown: Vec<String> = calls
+                    .iter()
+                    .map(|c| match c {
+                        Expr::Function { name, args } if args.iter().any(|a| matches!(a, Expr::Star)) => format!("{name}(ROWTIME)"),
+                        c => display_expr(c),
+                    })
+                    .collect();
+                return Err(SqlError::semantic(format!(
+                    "{} statement does not support aggregate function [{}] without a GROUP BY clause.",
+                    self.statement,
+                    shown.join(", ")
+                )));
             }
             for (i, g) in query.group_by.iter().enumerate() {
                 if query.group_by[..i].iter().any(|earlier| same_column(earlier, g, &scope)) {
@@ -995,10 +1030,15 @@ impl<'a> Planner<'a> {
         within: Option<(i64, i64, Option<i64>)>,
         inputs: &mut Vec<String>,
     ) -> Result<(PlanBuilder, Scope, Option<Vec<Vec<Expr>>>)> {
+        let (mut lefts, mut rights) = (Vec::new(), Vec::new());
+        collect_sources(left, &mut lefts);
+        collect_sources(right, &mut rights);
+        if let Some(n) = rights.iter().find(|n| lefts.contains(n)) {
+            return Err(SqlError::semantic(format!("Can not join '{n}' to '{n}': self joins are not yet supported.")));
+        }
         // KAFKA values have one column and no field names to join on.
-        let mut kafka = Vec::new();
-        collect_sources(left, &mut kafka);
-        collect_sources(right, &mut kafka);
+        let mut kafka = lefts;
+        kafka.extend(rights);
         let kafka: Vec<String> = kafka
             .into_iter()
             .filter(|n| self.catalog.source(n).is_some_and(|s| s.value_format.kind == crate::serde::FormatKind::Kafka))
@@ -1065,7 +1105,9 @@ impl<'a> Planner<'a> {
                 if let Some((q, _)) = col.split_once('.') {
                     let known = lscope.cols.iter().chain(&rscope.cols).any(|c| c.qualifier.as_deref() == Some(q));
                     if !known {
-                        return Err(SqlError::semantic(format!("'{q}' is not a valid stream/table name or alias.")));
+                        return Err(SqlError::semantic(format!(
+                            "Failed to prepare statement: '{q}' is not a valid stream/table name or alias."
+                        )));
                     }
                 }
                 return Err(SqlError::semantic(format!("JOIN ON column '{col}' cannot be resolved.")));
