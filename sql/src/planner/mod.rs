@@ -343,16 +343,7 @@ impl<'a> Planner<'a> {
         if is_agg && !query.group_by.is_empty() {
             let mut sources = Vec::new();
             collect_sources(&query.from, &mut sources);
-            let kafka: Vec<String> = sources
-                .into_iter()
-                .filter(|n| self.catalog.source(n).is_some_and(|s| s.value_format.kind == crate::serde::FormatKind::Kafka))
-                .collect();
-            if !kafka.is_empty() {
-                return Err(SqlError::semantic(format!(
-                    "Source(s) {} are using the 'KAFKA' value format. This format does not yet support GROUP BY.",
-                    kafka.join(", ")
-                )));
-            }
+            self.refuse_kafka_values(sources, "GROUP BY")?;
         }
         if is_agg {
             if query.group_by.is_empty() {
@@ -1021,6 +1012,22 @@ impl<'a> Planner<'a> {
     }
 
     #[allow(clippy::too_many_arguments)]
+    /// ksqlDB's refusal of `what` (JOIN, GROUP BY) over sources whose
+    /// values are in the KAFKA format.
+    fn refuse_kafka_values(&self, sources: Vec<String>, what: &str) -> Result<()> {
+        let kafka: Vec<String> = sources
+            .into_iter()
+            .filter(|n| self.catalog.source(n).is_some_and(|s| s.value_format.kind == crate::serde::FormatKind::Kafka))
+            .collect();
+        if kafka.is_empty() {
+            return Ok(());
+        }
+        Err(SqlError::semantic(format!(
+            "Source(s) {} are using the 'KAFKA' value format. This format does not yet support {what}.",
+            kafka.join(", ")
+        )))
+    }
+
     fn join(
         &self,
         left: &Relation,
@@ -1037,18 +1044,7 @@ impl<'a> Planner<'a> {
             return Err(SqlError::semantic(format!("Can not join '{n}' to '{n}': self joins are not yet supported.")));
         }
         // KAFKA values have one column and no field names to join on.
-        let mut kafka = lefts;
-        kafka.extend(rights);
-        let kafka: Vec<String> = kafka
-            .into_iter()
-            .filter(|n| self.catalog.source(n).is_some_and(|s| s.value_format.kind == crate::serde::FormatKind::Kafka))
-            .collect();
-        if !kafka.is_empty() {
-            return Err(SqlError::semantic(format!(
-                "Source(s) {} are using the 'KAFKA' value format. This format does not yet support JOIN.",
-                kafka.join(", ")
-            )));
-        }
+        self.refuse_kafka_values(lefts.into_iter().chain(rights).collect(), "JOIN")?;
         // Windowed and non-windowed sources do not join.
         if let (Relation::Source { name: ln, .. }, Relation::Source { name: rn, .. }) = (left, right) {
             let w = |n: &str| self.catalog.source(n).and_then(|s| s.window);
