@@ -617,6 +617,10 @@ impl<'a> Parser<'a> {
         }
         if self.eat_kw("PARTITION") {
             self.expect_kw("BY")?;
+            // ksqlDB's grammar takes `()`, then refuses it.
+            if self.is_sym("(") && matches!(self.peek_at(1), Tok::Sym(")")) {
+                return Err(SqlError::semantic("PARTITION BY requires at least one expression"));
+            }
             q.partition_by = self.expr_list_maybe_parens()?;
         }
         if self.eat_kw("HAVING") {
