@@ -164,3 +164,23 @@ fn header_columns_are_typed_and_read_only() {
     assert_eq!(error(&mut s, "INSERT INTO S VALUES ('k', null, 1);"), "Cannot insert into HEADER columns: H1");
     assert_eq!(error(&mut s, "INSERT INTO S SELECT * FROM PLAIN;"), "Cannot insert into S because it has header columns");
 }
+
+/// Struct casts go by field name, also where an array constructor widens a
+/// struct column to the union of its elements' fields.
+#[test]
+fn struct_casts_match_fields_by_name() {
+    let mut s = Session::new(Default::default()).unwrap();
+    s.execute(
+        "CREATE STREAM SRC (K STRING KEY, S STRUCT<A INT, B INT>) WITH (kafka_topic='src', value_format='JSON', partitions=1);
+         CREATE STREAM CAST_OUT AS SELECT K, CAST(S AS STRUCT<B STRING, C INT>) AS T FROM SRC;
+         CREATE STREAM ARRAY_OUT AS SELECT K, ARRAY[S, STRUCT(C := 7, A := 5)] AS L FROM SRC;",
+    )
+    .unwrap();
+    s.produce("src", Some(Bytes::from_static(b"k")), Some(Bytes::from_static(br#"{"S":{"A":1,"B":2}}"#)), 1, vec![]).unwrap();
+    s.run().unwrap();
+    assert_eq!(values(&s, "CAST_OUT"), vec![serde_json::json!({"T": {"B": "2", "C": null}})]);
+    assert_eq!(
+        values(&s, "ARRAY_OUT"),
+        vec![serde_json::json!({"L": [{"A": 1, "B": 2, "C": null}, {"A": 5, "B": null, "C": 7}]})]
+    );
+}

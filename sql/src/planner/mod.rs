@@ -1487,7 +1487,6 @@ impl<'a> Planner<'a> {
             Expr::Cast { expr, ty } => {
                 let e = rec(expr)?;
                 let from = expr_type(&e, schema).ok();
-                let nested = from.as_ref().is_some_and(DataType::is_nested);
                 // A collection or struct is only cast from one of its kind.
                 let same_kind = |f: &DataType| {
                     matches!(
@@ -1502,13 +1501,7 @@ impl<'a> Planner<'a> {
                     let shown = SqlType::from_arrow(f).map(|t| t.to_string()).unwrap_or_else(|_| f.to_string());
                     return Err(SqlError::semantic(format!("Cast of {shown} to {ty} is not supported")));
                 }
-                if *ty == SqlType::String && nested {
-                    EExpr::Function { func: Arc::new(structural::CollectionToString), args: vec![e] }
-                } else if matches!((&from, ty), (Some(DataType::Struct(_)), SqlType::Struct(_))) {
-                    EExpr::Function { func: Arc::new(structural::StructCast { to: ty.to_arrow() }), args: vec![e] }
-                } else {
-                    EExpr::Cast { expr: Box::new(e), to: ty.to_arrow() }
-                }
+                cast_to(e, from.as_ref(), ty)
             }
             Expr::Function { name, args } if args.iter().any(|a| matches!(a, Expr::Lambda { .. })) => {
                 let kind = match name.as_str() {
@@ -1599,8 +1592,9 @@ impl<'a> Planner<'a> {
                                 Some(rewritten) if &rewritten != item => rec(&rewritten)?,
                                 _ => e,
                             };
-                            let e = match typed(&e) {
-                                Some(t) if t != target => EExpr::Cast { expr: Box::new(e), to: target.to_arrow() },
+                            let from = expr_type(&e, schema).ok();
+                            let e = match from.as_ref().and_then(|f| SqlType::from_arrow(f).ok()) {
+                                Some(t) if t != target => cast_to(e, from.as_ref(), &target),
                                 _ => e,
                             };
                             args.push(e);
@@ -1788,6 +1782,22 @@ fn wider(a: &SqlType, b: &SqlType) -> Option<SqlType> {
             f1.iter().zip(f2).map(|((n1, t1), (n2, t2))| if n1 == n2 { Some((n1.clone(), wider(t1, t2)?)) } else { None }).collect::<Option<_>>()?,
         )),
         _ => None,
+    }
+}
+
+/// `CAST(e AS to)` for a value of type `from`, as ksqlDB casts: a
+/// collection or struct to STRING prints as Java prints it, and a struct to
+/// another struct matches fields by name (Arrow's own casts cannot do
+/// either).
+fn cast_to(e: EExpr, from: Option<&DataType>, to: &SqlType) -> EExpr {
+    match (from, to) {
+        (Some(f), SqlType::String) if f.is_nested() => {
+            EExpr::Function { func: Arc::new(structural::CollectionToString), args: vec![e] }
+        }
+        (Some(DataType::Struct(_)), SqlType::Struct(_)) => {
+            EExpr::Function { func: Arc::new(structural::StructCast { to: to.to_arrow() }), args: vec![e] }
+        }
+        _ => EExpr::Cast { expr: Box::new(e), to: to.to_arrow() },
     }
 }
 
