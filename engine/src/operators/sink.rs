@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use arrow::array::{AsArray, RecordBatch};
+use arrow::array::{ArrayRef, AsArray, RecordBatch};
 use arrow::datatypes::{Int64Type, Schema};
 use bytes::Bytes;
 use riffle_log::client::LogClient;
@@ -87,12 +87,6 @@ fn time_value(a: &dyn arrow::array::Array, i: usize) -> Option<i64> {
     }
 }
 
-/// The timestamp of row `i`: the `col` value when set and not NULL, else
-/// the row's event time.
-fn record_time(batch: &Batch, col: Option<usize>, i: usize) -> i64 {
-    col.and_then(|c| time_value(batch.rows.column(c).as_ref(), i)).unwrap_or_else(|| batch.timestamps.value(i))
-}
-
 impl Operator for SinkOp {
     fn name(&self) -> &str {
         &self.name
@@ -109,13 +103,12 @@ impl Operator for SinkOp {
         let (mut value_buf, mut value_rows) = (Vec::new(), Vec::with_capacity(n));
         let width = batch.rows.num_columns();
         self.value_format.encode_into(&Self::project(&batch.rows, self.value_start, width)?, &mut value_buf, &mut value_rows)?;
-        let column = match self.timestamp {
-            SinkTime::Column(c) => Some(c),
-            _ => None,
-        };
-        let computed = match &self.timestamp {
-            SinkTime::Expr(e) => Some(evaluate(e, &batch)?),
-            _ => None,
+        // The timestamps to write, when not the event time, and whether a
+        // NULL one drops the row (an expression) or falls back (a column).
+        let times: Option<(ArrayRef, bool)> = match &self.timestamp {
+            SinkTime::Event => None,
+            SinkTime::Column(c) => Some((batch.rows.column(*c).clone(), false)),
+            SinkTime::Expr(e) => Some((evaluate(e, &batch)?, true)),
         };
         let (starts, ends) = match self.windowed {
             Some(_) => (
@@ -150,15 +143,18 @@ impl Operator for SinkOp {
         let value_buf = Bytes::from(value_buf);
         let mut per_partition: BTreeMap<i32, Vec<Record>> = BTreeMap::new();
         for (i, value) in value_rows.into_iter().enumerate() {
-            let timestamp = match &computed {
-                Some(times) if times.is_null(i) => {
-                    tracing::debug!(topic = %self.topic, row = i, "dropping an output row whose timestamp cannot be extracted");
-                    continue;
-                }
-                Some(times) => time_value(times.as_ref(), i).unwrap_or(-1),
-                None => record_time(&batch, column, i),
+            let timestamp = match &times {
+                None => batch.timestamps.value(i),
+                Some((t, drop_null)) => match time_value(t.as_ref(), i) {
+                    Some(v) => v,
+                    None if *drop_null => {
+                        tracing::debug!(topic = %self.topic, row = i, "dropping an output row whose timestamp cannot be extracted");
+                        continue;
+                    }
+                    None => batch.timestamps.value(i),
+                },
             };
-            if !matches!(self.timestamp, SinkTime::Event) && timestamp < 0 {
+            if times.is_some() && timestamp < 0 {
                 // Kafka cannot carry a negative timestamp: ksqlDB drops the row.
                 tracing::warn!(topic = %self.topic, timestamp, "dropping an output row whose timestamp column is negative");
                 continue;
